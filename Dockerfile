@@ -1,0 +1,13 @@
+# Image for the driftline worker and the example trainer (see docker-compose.yml).
+FROM python:3.11-slim
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY schemas ./schemas
+COPY detectors ./detectors
+COPY agents ./agents
+COPY driftline ./driftline
+COPY examples ./examples
+RUN pip install --no-cache-dir ".[parquet]"
+USER nobody
+ENTRYPOINT ["driftline"]
+CMD ["worker"]

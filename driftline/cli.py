@@ -1,0 +1,106 @@
+"""The `driftline` command line (DESIGN.md, "CLI contract")."""
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Callable, Sequence
+from types import FrameType
+
+from driftline.settings import Settings
+
+Command = Callable[[argparse.Namespace, Settings], int]
+
+
+def _add_connection_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--broker", help="Kafka URL (env DRIFTLINE_BROKER)")
+    parser.add_argument("--redis-url", help="Redis URL (env DRIFTLINE_REDIS_URL)")
+    parser.add_argument("--config", help="monitoring config, TOML or YAML (env DRIFTLINE_CONFIG)")
+    parser.add_argument("--topic-prefix", help="topic prefix (env DRIFTLINE_TOPIC_PREFIX)")
+
+
+def _settings_from(args: argparse.Namespace) -> Settings:
+    return Settings().with_overrides(
+        broker=getattr(args, "broker", None),
+        redis_url=getattr(args, "redis_url", None),
+        config=getattr(args, "config", None),
+        topic_prefix=getattr(args, "topic_prefix", None),
+    )
+
+
+def _wait_for_stop_signal() -> None:
+    stop = threading.Event()
+
+    def _handler(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, _handler)
+    signal.signal(signal.SIGTERM, _handler)
+    stop.wait()
+
+
+def cmd_up(args: argparse.Namespace, settings: Settings) -> int:
+    from driftline.embedded import EmbeddedBroker, EmbeddedRedis
+    from driftline.kafka_admin import ensure_topics
+
+    with EmbeddedBroker(port=args.broker_port) as broker, EmbeddedRedis(settings.redis_url) as store:
+        ensure_topics(settings.with_overrides(broker=broker.url), settings.topics.all(), partitions=args.partitions)
+        origin = "started valkey-server" if store.owned else "existing server"
+        print(f"broker  {broker.url}   (Tansu, in-memory; DRIFTLINE_BROKER={broker.url})", flush=True)
+        print(f"redis   {store.url}   ({origin}; DRIFTLINE_REDIS_URL={store.url})", flush=True)
+        print("topics  " + " ".join(settings.topics.all()), flush=True)
+        print("Ctrl-C or SIGTERM stops both.", flush=True)
+        _wait_for_stop_signal()
+    print("stopped", flush=True)
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    from driftline.embedded import EmbeddedBroker, EmbeddedRedis
+    from driftline.smoke import round_trip
+
+    with EmbeddedBroker() as broker, EmbeddedRedis(settings.redis_url) as store:
+        live = settings.with_overrides(broker=broker.url, redis_url=store.url)
+        print(f"broker {broker.url}, redis {store.url}", flush=True)
+        event = round_trip(live)
+        print(f"round trip ok: {event.model_dump_json()}", flush=True)
+    return 0
+
+
+def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Command]]:
+    parser = argparse.ArgumentParser(prog="driftline", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+    commands: dict[str, Command] = {}
+
+    up = sub.add_parser("up", help="run the embedded broker (Tansu) and Redis in the foreground")
+    up.add_argument("--broker-port", type=int, default=9092, help="port of the embedded broker (default 9092)")
+    up.add_argument("--partitions", type=int, default=4, help="partitions of the topics it creates")
+    up.add_argument("--redis-url", help="use this Redis if it answers, else start valkey-server")
+    up.add_argument("--topic-prefix", help="topic prefix (env DRIFTLINE_TOPIC_PREFIX)")
+    commands["up"] = cmd_up
+
+    demo = sub.add_parser("demo", help="run the whole loop on the embedded default")
+    _add_connection_flags(demo)
+    commands["demo"] = cmd_demo
+    return parser, commands
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser, commands = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        settings = _settings_from(args)
+    except ValueError as exc:
+        print(f"driftline: invalid settings: {exc}", file=sys.stderr)
+        return 2
+    return commands[args.command](args, settings)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

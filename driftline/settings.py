@@ -1,0 +1,111 @@
+"""The one settings object. Precedence: explicit arguments (CLI flags) > environment > defaults.
+
+No other module reads the environment: they take a Settings.
+"""
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from schemas.limits import MAX_MESSAGE_BYTES
+from schemas.topics import TopicCatalog
+
+INSECURE_DEV_STATE_KEY = "driftline-insecure-dev-state-key"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="DRIFTLINE_", extra="forbid", frozen=True)
+
+    broker: str = Field(default="kafka://127.0.0.1:9092", description="Kafka bootstrap URL(s), comma separated")
+    redis_url: str = Field(default="redis://127.0.0.1:6379/0", description="redis:// or rediss:// (TLS)")
+    config: Path | None = Field(default=None, description="TOML or YAML monitoring config")
+    topic_prefix: str = "driftline."
+    key_prefix: str = Field(default="driftline:", description="prefix of every Redis key")
+    state_key: SecretStr = Field(
+        default=SecretStr(INSECURE_DEV_STATE_KEY),
+        description="HMAC key that signs detector snapshots in Redis; set your own in production",
+    )
+    max_message_bytes: int = Field(default=MAX_MESSAGE_BYTES, ge=1_024)
+
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    kafka_ssl_cafile: Path | None = None
+    kafka_ssl_certfile: Path | None = None
+    kafka_ssl_keyfile: Path | None = None
+
+    redis_username: str | None = None
+    redis_password: SecretStr | None = None
+    redis_ssl_cafile: Path | None = None
+
+    @field_validator("broker")
+    @classmethod
+    def _broker_has_hosts(cls, value: str) -> str:
+        if not bootstrap_servers_of(value):
+            raise ValueError(f"broker {value!r} names no host:port (expected e.g. kafka://127.0.0.1:9092)")
+        return value
+
+    @property
+    def topics(self) -> TopicCatalog:
+        return TopicCatalog(prefix=self.topic_prefix)
+
+    @property
+    def bootstrap_servers(self) -> str:
+        """`host:port,host:port` as librdkafka wants it."""
+        return bootstrap_servers_of(self.broker)
+
+    @property
+    def uses_insecure_state_key(self) -> bool:
+        return self.state_key.get_secret_value() == INSECURE_DEV_STATE_KEY
+
+    def kafka_client_config(self) -> dict[str, Any]:
+        """librdkafka (confluent-kafka) connection and security options shared by every client."""
+        conf: dict[str, Any] = {
+            "bootstrap.servers": self.bootstrap_servers,
+            "security.protocol": self.kafka_security_protocol,
+        }
+        if self.kafka_sasl_mechanism:
+            conf["sasl.mechanism"] = self.kafka_sasl_mechanism
+        if self.kafka_sasl_username is not None:
+            conf["sasl.username"] = self.kafka_sasl_username
+        if self.kafka_sasl_password is not None:
+            conf["sasl.password"] = self.kafka_sasl_password.get_secret_value()
+        if self.kafka_ssl_cafile:
+            conf["ssl.ca.location"] = str(self.kafka_ssl_cafile)
+        if self.kafka_ssl_certfile:
+            conf["ssl.certificate.location"] = str(self.kafka_ssl_certfile)
+        if self.kafka_ssl_keyfile:
+            conf["ssl.key.location"] = str(self.kafka_ssl_keyfile)
+        return conf
+
+    def redis_client_options(self) -> dict[str, Any]:
+        """Keyword options for redis.Redis.from_url beyond the URL itself."""
+        opts: dict[str, Any] = {}
+        if self.redis_username is not None:
+            opts["username"] = self.redis_username
+        if self.redis_password is not None:
+            opts["password"] = self.redis_password.get_secret_value()
+        if self.redis_ssl_cafile:
+            opts["ssl_ca_certs"] = str(self.redis_ssl_cafile)
+        return opts
+
+    def with_overrides(self, **overrides: Any) -> "Settings":
+        """A copy with the given non-None values replaced (how CLI flags win over the environment)."""
+        given = {k: v for k, v in overrides.items() if v is not None}
+        return self.model_copy(update=given) if given else self
+
+
+def bootstrap_servers_of(url: str) -> str:
+    hosts = []
+    for part in url.split(","):
+        host = part.strip()
+        for scheme in ("kafka://", "tcp://", "ssl://", "sasl_ssl://", "sasl_plaintext://", "plaintext://"):
+            if host.lower().startswith(scheme):
+                host = host[len(scheme):]
+        host = host.rstrip("/")
+        if host:
+            hosts.append(host)
+    return ",".join(hosts)

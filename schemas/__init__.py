@@ -1,0 +1,43 @@
+"""Wire contracts of driftline: every event, the batch envelope, dead letters and the topic catalog."""
+
+from schemas.codec import DecodeError, DecodeFailure, decode_events, encode_batch, encode_event
+from schemas.dead_letter import DeadLetter
+from schemas.events import (
+    AlertKind,
+    BatchEnvelope,
+    DriftAlert,
+    Event,
+    EventWindow,
+    FeatureEvent,
+    InboundEvent,
+    LabelEvent,
+    ModelDeployed,
+    PredictionEvent,
+    ReferenceStats,
+    RetrainRequest,
+    Severity,
+)
+from schemas.topics import TopicCatalog
+
+__all__ = [
+    "AlertKind",
+    "BatchEnvelope",
+    "DeadLetter",
+    "DecodeError",
+    "DecodeFailure",
+    "DriftAlert",
+    "Event",
+    "EventWindow",
+    "FeatureEvent",
+    "InboundEvent",
+    "LabelEvent",
+    "ModelDeployed",
+    "PredictionEvent",
+    "ReferenceStats",
+    "RetrainRequest",
+    "Severity",
+    "TopicCatalog",
+    "decode_events",
+    "encode_batch",
+    "encode_event",
+]

@@ -1,0 +1,64 @@
+"""Constrained field types shared by every event."""
+
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import AfterValidator, BeforeValidator, Field, StrictFloat, StringConstraints
+
+from schemas.limits import MAX_EPOCH_SECONDS, MAX_ID_CHARS, MAX_STRING_VALUE_CHARS, MIN_EPOCH_SECONDS
+
+Identifier = Annotated[str, StringConstraints(min_length=1, max_length=MAX_ID_CHARS, strip_whitespace=False)]
+"""model_id, model_version, event_id: non-empty and bounded because they become Redis keys."""
+
+ModelId = Identifier
+EventId = Identifier
+ModelVersion = Identifier
+
+SignalName = Annotated[str, StringConstraints(min_length=1, max_length=MAX_ID_CHARS + 8)]
+"""`feature:<name>`, `prediction` or `error`."""
+
+BoundedText = Annotated[str, StringConstraints(max_length=MAX_STRING_VALUE_CHARS)]
+
+FeatureValue = StrictFloat | BoundedText | None
+"""A feature is a number (bools are refused, they are not numbers here), a category, or missing."""
+
+Target = StrictFloat | Annotated[str, StringConstraints(min_length=1, max_length=MAX_STRING_VALUE_CHARS)]
+"""A prediction or a label: a number (regression, score) or a class name."""
+
+
+def _parse_timestamp(value: object) -> object:
+    """Accept RFC 3339 strings and epoch seconds; always keep epoch seconds (float, UTC).
+
+    Epoch seconds are what the detectors, windows and Redis TTLs work in, and unlike pydantic's
+    own datetime coercion this never guesses milliseconds from the size of a number.
+    """
+    if isinstance(value, bool):
+        raise ValueError("timestamp must be RFC 3339 text or epoch seconds, not a boolean")
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        text = value.strip()
+        if text.endswith(("Z", "z")):
+            text = text[:-1] + "+00:00"
+        try:
+            parsed = datetime.fromisoformat(text)
+        except ValueError as exc:
+            raise ValueError(f"timestamp {value[:64]!r} is not RFC 3339 (e.g. 2026-01-31T12:00:00Z)") from exc
+        if parsed.tzinfo is None:
+            raise ValueError(f"timestamp {value[:64]!r} has no UTC offset; add 'Z' or '+00:00'")
+        return parsed.timestamp()
+    raise ValueError("timestamp must be RFC 3339 text or epoch seconds")
+
+
+def _check_timestamp_range(value: float) -> float:
+    if not MIN_EPOCH_SECONDS <= value <= MAX_EPOCH_SECONDS:
+        raise ValueError(f"timestamp {value} is outside 1970..2200 (epoch seconds expected, not milliseconds)")
+    return value
+
+
+Timestamp = Annotated[
+    float,
+    BeforeValidator(_parse_timestamp),
+    AfterValidator(_check_timestamp_range),
+    Field(description="Epoch seconds (UTC); RFC 3339 text is accepted on input."),
+]

@@ -1,0 +1,62 @@
+"""docker-compose.yml cannot be run here (no Docker engine); these tests hold it to its promises."""
+
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    return dict(yaml.safe_load((ROOT / "docker-compose.yml").read_text()))
+
+
+def test_has_kafka_redis_worker_and_trainer(compose: dict[str, Any]) -> None:
+    assert set(compose["services"]) == {"kafka", "redis", "worker", "trainer"}
+
+
+def test_kafka_runs_the_official_image_in_kraft_mode(compose: dict[str, Any]) -> None:
+    kafka = compose["services"]["kafka"]
+    assert kafka["image"].startswith("apache/kafka:")
+    assert kafka["environment"]["KAFKA_PROCESS_ROLES"] == "broker,controller"
+    assert "9092:9092" in kafka["ports"]
+
+
+def test_every_service_has_a_healthcheck_or_waits_for_healthy_dependencies(compose: dict[str, Any]) -> None:
+    for name, service in compose["services"].items():
+        assert "healthcheck" in service or all(
+            dep["condition"] == "service_healthy" for dep in service["depends_on"].values()
+        ), name
+    for name in ("kafka", "redis", "worker"):
+        assert compose["services"][name]["healthcheck"]["test"], name
+
+
+def test_worker_and_trainer_reach_kafka_and_redis_inside_the_network(compose: dict[str, Any]) -> None:
+    for name in ("worker", "trainer"):
+        env = compose["services"][name]["environment"]
+        assert env["DRIFTLINE_BROKER"] == "kafka://kafka:29092"
+        assert env["DRIFTLINE_REDIS_URL"] == "redis://redis:6379/0"
+        assert set(compose["services"][name]["depends_on"]) == {"kafka", "redis"}
+
+
+def test_files_the_image_needs_exist(compose: dict[str, Any]) -> None:
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    for line in dockerfile.splitlines():
+        if line.startswith("COPY "):
+            for source in line.split()[1:-1]:
+                assert (ROOT / source).exists(), source
+
+
+@pytest.mark.skipif(shutil.which("docker") is None, reason="no docker client")
+def test_docker_compose_config_accepts_the_file() -> None:
+    probe = subprocess.run(["docker", "compose", "version"], capture_output=True, text=True)
+    if probe.returncode != 0:
+        pytest.skip("docker client has no compose plugin")
+    result = subprocess.run(["docker", "compose", "-f", str(ROOT / "docker-compose.yml"), "config", "-q"],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
