@@ -6,6 +6,7 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from types import FrameType
 
 from driftline.settings import Settings
@@ -68,6 +69,32 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_backtest(args: argparse.Namespace, settings: Settings) -> int:
+    from detectors.config import ConfigError, load_config
+    from driftline.backtest import backtest_file, summary_table
+
+    try:
+        config = load_config(settings.config)
+        result = backtest_file(args.file, config, label_ttl_seconds=settings.label_ttl_seconds)
+    except (ConfigError, ValueError, OSError) as exc:
+        print(f"driftline backtest: {exc}", file=sys.stderr)
+        return 2
+    lines = [alert.model_dump_json() for alert in result.alerts]
+    if args.out:
+        Path(args.out).write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+        report = sys.stdout
+    else:
+        for line in lines:
+            print(line)
+        report = sys.stderr
+    for bad in result.bad_records[:10]:
+        print(f"invalid record {bad.location}: {bad.reason}", file=sys.stderr)
+    print(summary_table(result), file=report)
+    if args.out:
+        print(f"alerts written to {args.out}", file=report)
+    return 0
+
+
 def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Command]]:
     parser = argparse.ArgumentParser(prog="driftline", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -84,6 +111,11 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Command]]:
     demo = sub.add_parser("demo", help="run the whole loop on the embedded default")
     _add_connection_flags(demo)
     commands["demo"] = cmd_demo
+    backtest = sub.add_parser("backtest", help="run the monitor offline over a JSONL, CSV or Parquet file")
+    backtest.add_argument("file", help="events, in stream order")
+    backtest.add_argument("--config", help="monitoring config, TOML or YAML (env DRIFTLINE_CONFIG)")
+    backtest.add_argument("--out", help="write alerts here (JSON lines); default: standard output")
+    commands["backtest"] = cmd_backtest
     return parser, commands
 
 

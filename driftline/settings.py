@@ -28,6 +28,7 @@ class Settings(BaseSettings):
         description="HMAC key that signs detector snapshots in Redis; set your own in production",
     )
     max_message_bytes: int = Field(default=MAX_MESSAGE_BYTES, ge=1_024)
+    label_ttl_seconds: float = Field(default=86_400.0, gt=0, description="how long a prediction waits for its label")
 
     kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
     kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None

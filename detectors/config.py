@@ -1,0 +1,148 @@
+"""Monitoring configuration: which detectors watch which signal of which model, and when to retrain.
+
+With no file at all, every model is monitored with DESIGN.md's defaults: ADWIN on each numeric
+feature, Page-Hinkley on a numeric prediction, DDM on the error bit. A TOML or YAML file
+overrides them under `defaults` (every model) and `models.<model_id>` (one model). Signal keys are
+exact names (`feature:age`) or shell patterns (`feature:*`); the most specific key wins.
+"""
+
+import fnmatch
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from detectors.adwin import AdwinParams
+from detectors.ddm import DdmParams
+from detectors.page_hinkley import PageHinkleyParams
+from detectors.registry import DETECTORS, AnyDetectorParams
+from detectors.windows import WindowConfig
+
+
+class _Config(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SignalRule(_Config):
+    """How one signal (or every signal matching a pattern) is watched."""
+
+    detectors: list[AnyDetectorParams] = Field(default_factory=list, description="[] switches the signal off")
+    warmup: int = Field(default=0, ge=0, description="updates before this signal may raise alerts")
+    cooldown: int = Field(default=0, ge=0, description="events after an alert before the same detector alerts again")
+    calibrate: bool = Field(default=False, description="set ADWIN/Page-Hinkley thresholds from the reference window")
+
+
+class RetrainPolicy(_Config):
+    """When drift alerts become a retrain request. Times are event time (the events' `ts`)."""
+
+    enabled: bool = True
+    on_signals: list[str] = Field(default_factory=lambda: ["error"], description="drift on these requests at once")
+    min_drifted_signals: int = Field(default=3, ge=0, description="or this many distinct signals; 0 disables")
+    within_seconds: float = Field(default=3_600.0, gt=0)
+    cooldown_seconds: float = Field(default=3_600.0, ge=0, description="at most one request per model per cooldown")
+
+
+class Calibration(_Config):
+    target_false_alarm_rate: float = Field(default=1e-5, gt=0, lt=0.1, description="alarms per event per signal")
+
+
+def _default_signals() -> dict[str, SignalRule]:
+    return {
+        "feature:*": SignalRule(detectors=[AdwinParams()]),
+        "prediction": SignalRule(detectors=[PageHinkleyParams()]),
+        "error": SignalRule(detectors=[DdmParams()]),
+    }
+
+
+class ModelPolicy(_Config):
+    """Everything that decides how one model is monitored."""
+
+    signals: dict[str, SignalRule] = Field(default_factory=_default_signals)
+    error_threshold: float | None = Field(
+        default=None, ge=0, description="regression: |prediction - label| above this is an error; else !=")
+    windows: WindowConfig = Field(default_factory=WindowConfig)
+    retrain: RetrainPolicy = Field(default_factory=RetrainPolicy)
+    calibration: Calibration = Field(default_factory=Calibration)
+
+    def rule_for(self, signal: str) -> SignalRule | None:
+        """The rule of the most specific matching key, or None when nothing watches this signal."""
+        if signal in self.signals:
+            return self.signals[signal]
+        matches = [key for key in self.signals if fnmatch.fnmatchcase(signal, key)]
+        if not matches:
+            return None
+        return self.signals[max(matches, key=lambda key: (len(key.replace("*", "")), key))]
+
+
+class ModelOverride(_Config):
+    """Per-model changes on top of `defaults`; signal keys merge, other fields replace."""
+
+    signals: dict[str, SignalRule] = Field(default_factory=dict)
+    error_threshold: float | None = Field(default=None, ge=0)
+    windows: WindowConfig | None = None
+    retrain: RetrainPolicy | None = None
+    calibration: Calibration | None = None
+
+
+class MonitoringConfig(_Config):
+    defaults: ModelPolicy = Field(default_factory=ModelPolicy)
+    models: dict[str, ModelOverride] = Field(default_factory=dict)
+    allowed_models: list[str] | None = Field(
+        default=None, description="when set, events of other models are dead-lettered as unknown_model")
+
+    def policy_for(self, model_id: str) -> ModelPolicy:
+        override = self.models.get(model_id)
+        if override is None:
+            return self.defaults
+        update: dict[str, Any] = {"signals": {**self.defaults.signals, **override.signals}}
+        for name in ("error_threshold", "windows", "retrain", "calibration"):
+            value = getattr(override, name)
+            if value is not None:
+                update[name] = value
+        return self.defaults.model_copy(update=update)
+
+    def knows(self, model_id: str) -> bool:
+        return self.allowed_models is None or model_id in self.allowed_models
+
+
+class ConfigError(ValueError):
+    """The monitoring config file cannot be read or is invalid."""
+
+
+def load_config(path: Path | str | None) -> MonitoringConfig:
+    """Read a TOML (.toml) or YAML (.yaml/.yml) file; None gives the zero-config defaults."""
+    if path is None:
+        return MonitoringConfig()
+    path = Path(path)
+    if path.suffix.lower() not in (".toml", ".yaml", ".yml"):
+        raise ConfigError(f"monitoring config {path} must end in .toml, .yaml or .yml")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read monitoring config {path}: {exc.strerror}") from exc
+    try:
+        data = tomllib.loads(text) if path.suffix.lower() == ".toml" else (yaml.safe_load(text) or {})
+    except (tomllib.TOMLDecodeError, yaml.YAMLError) as exc:
+        raise ConfigError(f"monitoring config {path} is not valid {path.suffix[1:].upper()}: {exc}") from exc
+    try:
+        config = MonitoringConfig.model_validate(data)
+    except ValidationError as exc:
+        lines = [f"  {'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:10]]
+        known = ", ".join(sorted(DETECTORS))
+        detail = "\n".join(lines)
+        raise ConfigError(f"monitoring config {path} is invalid (detector types: {known}):\n{detail}") from None
+    _check_binary_detectors(config, path)
+    return config
+
+
+def _check_binary_detectors(config: MonitoringConfig, path: Path) -> None:
+    policies = {"defaults": config.defaults.signals, **{f"models.{m}": o.signals for m, o in config.models.items()}}
+    for where, signals in policies.items():
+        for key, rule in signals.items():
+            for params in rule.detectors:
+                if DETECTORS[params.type].binary and key != "error":
+                    raise ConfigError(
+                        f"monitoring config {path}: {where}.signals.{key!r} uses {params.type}, which watches a 0/1 "
+                        "error stream; put it on the 'error' signal")

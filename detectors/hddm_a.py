@@ -1,0 +1,41 @@
+"""HDDM_A: Hoeffding's-bound drift detection on moving averages (a 0/1 stream).
+
+>>> import random
+>>> from detectors.hddm_a import HddmA, HddmAParams
+>>> rng = random.Random(42)
+>>> stream = rng.choices([0, 1], k=1000) + rng.choices([0, 1], k=1000, weights=[0.3, 0.7])
+>>> detector = HddmA(HddmAParams())
+>>> for i, x in enumerate(stream):
+...     detector.update(x)
+...     if detector.drift_detected:
+...         print(i)
+1206
+"""
+
+from typing import Any, Literal
+
+from pydantic import Field
+from river.drift import binary
+
+from detectors.base import DetectorParams, DriftDetector, _mean_of
+
+
+class HddmAParams(DetectorParams):
+    type: Literal["hddm_a"] = "hddm_a"
+    drift_confidence: float = Field(default=0.001, gt=0, lt=1)
+    warning_confidence: float = Field(default=0.005, gt=0, lt=1)
+    two_sided_test: bool = False
+
+
+class HddmA(DriftDetector[HddmAParams]):
+    name = "hddm_a"
+    binary = True
+
+    def _build(self) -> Any:
+        p = self.params
+        return binary.HDDMA(drift_confidence=p.drift_confidence, warning_confidence=p.warning_confidence,
+                            two_sided_test=p.two_sided_test)
+
+    def _raw_statistics(self) -> dict[str, Any]:
+        r = self._river
+        return {"mean": _mean_of(r._z), "n": float(r._z.n)}

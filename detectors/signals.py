@@ -1,0 +1,35 @@
+"""Signal names and what kind of drift each one reveals."""
+
+from schemas.events import AlertKind
+
+PREDICTION = "prediction"
+ERROR = "error"
+FEATURE_PREFIX = "feature:"
+
+
+def feature_signal(name: str) -> str:
+    return f"{FEATURE_PREFIX}{name}"
+
+
+def kind_of(signal: str) -> AlertKind:
+    if signal == ERROR:
+        return AlertKind.CONCEPT
+    if signal == PREDICTION:
+        return AlertKind.PREDICTION
+    return AlertKind.DATA
+
+
+def numeric(value: object) -> float | None:
+    """The number a detector is fed, or None for categories and missing values."""
+    if isinstance(value, float):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    return None
+
+
+def error_bit(prediction: float | str, label: float | str, threshold: float | None) -> int:
+    """1 when the prediction was wrong: |p - y| > threshold for regression, p != y otherwise."""
+    if threshold is not None and isinstance(prediction, float) and isinstance(label, float):
+        return int(abs(prediction - label) > threshold)
+    return int(prediction != label)

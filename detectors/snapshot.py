@@ -1,0 +1,205 @@
+"""Snapshot and restore of a whole ModelMonitor, as bytes that cannot run code when loaded.
+
+Layout: MAGIC (4 bytes) | HMAC-SHA256 of the rest (32 bytes) | zlib(JSON MonitorState).
+The signature is checked before anything is parsed; detector internals inside the JSON go through
+a restricted unpickler (detectors/safe_pickle.py). The JSON part also carries each detector's
+statistics, so `driftline status` can show state without rebuilding detectors.
+
+A signal whose rule in the current config differs from the one in the snapshot starts afresh:
+the user changed how it is watched, so the old detector state no longer applies.
+"""
+
+import hashlib
+import hmac
+import zlib
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from detectors import safe_pickle
+from detectors.config import ModelPolicy, SignalRule
+from detectors.monitor import Clock, DetectorSlot, DriftRecord, ModelMonitor, RetrainState, SignalMonitor
+from detectors.registry import AnyDetectorParams, build_detector
+from detectors.windows import SignalWindows
+from schemas.events import ReferenceStats
+
+MAGIC = b"DLM1"
+SIGNATURE_BYTES = 32
+
+
+class SnapshotError(ValueError):
+    """A snapshot cannot be restored: not ours, tampered with, or from an incompatible version."""
+
+
+class _State(BaseModel):
+    model_config = ConfigDict(extra="forbid", ser_json_bytes="base64", val_json_bytes="base64")
+
+
+class SlotState(_State):
+    params: AnyDetectorParams
+    detector: bytes
+    statistics: dict[str, float]
+    in_warning: bool
+    warned_since_drift: bool
+    quiet_until: int
+    drifts: int
+    warnings: int
+    awaiting_calibration: bool
+    checkpoint: dict[str, float]
+
+
+class WindowsState(_State):
+    reference: bytes
+    current: bytes
+    first_index: int
+    from_ts: float
+
+
+class SignalState(_State):
+    signal: str
+    rule: SignalRule
+    updates: int
+    slots: list[SlotState]
+    windows: WindowsState | None
+
+
+class DriftRecordState(_State):
+    signal: str
+    alert_id: str
+    ts: float
+
+
+class RetrainStateModel(_State):
+    recent: list[DriftRecordState] = Field(default_factory=list)
+    last_request_ts: float | None = None
+    last_request_id: str | None = None
+    requests: int = 0
+
+
+class MonitorState(_State):
+    format: Literal[1] = 1
+    model_id: str
+    model_version: str
+    generation: int
+    event_count: int
+    references: dict[str, ReferenceStats]
+    signals: list[SignalState]
+    retrain: RetrainStateModel
+
+
+def monitor_state(monitor: ModelMonitor) -> MonitorState:
+    return MonitorState(
+        model_id=monitor.model_id,
+        model_version=monitor.model_version,
+        generation=monitor.generation,
+        event_count=monitor.event_count,
+        references=monitor.references,
+        signals=[_signal_state(s) for s in monitor.signals.values()],
+        retrain=RetrainStateModel(
+            recent=[DriftRecordState(signal=r.signal, alert_id=r.alert_id, ts=r.ts) for r in monitor.retrain.recent],
+            last_request_ts=monitor.retrain.last_request_ts,
+            last_request_id=monitor.retrain.last_request_id,
+            requests=monitor.retrain.requests,
+        ),
+    )
+
+
+def _signal_state(signal: SignalMonitor) -> SignalState:
+    windows = signal.windows
+    return SignalState(
+        signal=signal.signal,
+        rule=signal.rule,
+        updates=signal.updates,
+        slots=[
+            SlotState(
+                params=slot.detector.params,  # type: ignore[arg-type]
+                detector=safe_pickle.dumps(slot.detector.river_detector),
+                statistics=slot.detector.statistics(),
+                in_warning=slot.in_warning,
+                warned_since_drift=slot.warned_since_drift,
+                quiet_until=slot.quiet_until,
+                drifts=slot.drifts,
+                warnings=slot.warnings,
+                awaiting_calibration=slot.awaiting_calibration,
+                checkpoint=slot.checkpoint,
+            )
+            for slot in signal.slots
+        ],
+        windows=None if windows is None else WindowsState(
+            reference=windows.reference.raw(),
+            current=windows.current.raw(),
+            first_index=windows.first_index,
+            from_ts=windows.from_ts,
+        ),
+    )
+
+
+def restore_monitor(state: MonitorState, policy: ModelPolicy, *, clock: Clock | None = None) -> ModelMonitor:
+    monitor = ModelMonitor(state.model_id, policy) if clock is None else ModelMonitor(state.model_id, policy,
+                                                                                        clock=clock)
+    monitor.model_version = state.model_version
+    monitor.generation = state.generation
+    monitor.event_count = state.event_count
+    monitor.references = dict(state.references)
+    monitor.retrain = RetrainState(
+        recent=[DriftRecord(r.signal, r.alert_id, r.ts) for r in state.retrain.recent],
+        last_request_ts=state.retrain.last_request_ts,
+        last_request_id=state.retrain.last_request_id,
+        requests=state.retrain.requests,
+    )
+    for saved in state.signals:
+        if policy.rule_for(saved.signal) != saved.rule:
+            continue
+        monitor.signals[saved.signal] = _restore_signal(saved, policy)
+    return monitor
+
+
+def _restore_signal(saved: SignalState, policy: ModelPolicy) -> SignalMonitor:
+    signal = SignalMonitor(saved.signal, saved.rule, policy)
+    signal.updates = saved.updates
+    slots = []
+    for s in saved.slots:
+        detector = build_detector(s.params)
+        try:
+            detector.restore(safe_pickle.loads(s.detector))
+        except Exception as exc:  # any unpickling failure means an unusable snapshot
+            raise SnapshotError(f"detector {s.params.type} on {saved.signal} cannot be restored: {exc}") from exc
+        slots.append(DetectorSlot(
+            detector=detector, in_warning=s.in_warning, warned_since_drift=s.warned_since_drift,
+            quiet_until=s.quiet_until, drifts=s.drifts, warnings=s.warnings,
+            awaiting_calibration=s.awaiting_calibration, checkpoint=s.checkpoint,
+        ))
+    signal.slots = slots
+    if saved.windows is not None:
+        windows = signal.windows or SignalWindows(saved.signal, policy.windows)
+        w = saved.windows
+        windows.restore(w.reference, w.current, w.first_index, w.from_ts)
+        signal.windows = windows
+    return signal
+
+
+def encode_snapshot(monitor: ModelMonitor, key: bytes) -> bytes:
+    return seal(monitor_state(monitor), key)
+
+
+def seal(state: MonitorState, key: bytes) -> bytes:
+    payload = zlib.compress(state.model_dump_json().encode("utf-8"), level=1)
+    return MAGIC + hmac.new(key, payload, hashlib.sha256).digest() + payload
+
+
+def open_snapshot(blob: bytes, key: bytes) -> MonitorState:
+    """Verify and parse a snapshot; raises SnapshotError with the reason, never anything else."""
+    if not blob.startswith(MAGIC):
+        raise SnapshotError(f"not a driftline monitor snapshot (format {blob[:4]!r}, expected {MAGIC!r})")
+    signature, payload = blob[4 : 4 + SIGNATURE_BYTES], blob[4 + SIGNATURE_BYTES :]
+    if not hmac.compare_digest(signature, hmac.new(key, payload, hashlib.sha256).digest()):
+        raise SnapshotError("snapshot signature does not match: it was altered, or written with another "
+                            "DRIFTLINE_STATE_KEY")
+    try:
+        return MonitorState.model_validate_json(zlib.decompress(payload))
+    except (zlib.error, ValidationError) as exc:
+        raise SnapshotError(f"snapshot is signed but unreadable by this version: {str(exc)[:300]}") from exc
+
+
+def decode_snapshot(blob: bytes, key: bytes, policy: ModelPolicy, *, clock: Clock | None = None) -> ModelMonitor:
+    return restore_monitor(open_snapshot(blob, key), policy, clock=clock)

@@ -1,0 +1,151 @@
+"""Windowed statistics per signal: a reference window and tumbling windows compared against it.
+
+The reference is the first `reference_size` values after a reset (deployment); each tumbling
+window of `size` values then closes with count, mean, variance, a histogram on the reference's
+quantile bins, PSI and a two-sample KS test against the reference. Values are buffered in a
+float32 array of fixed capacity: memory and snapshot size per signal stay bounded (4 bytes a
+value), a restored buffer is bit-identical, and the numpy work (in float64) happens once per
+window, not per value.
+"""
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from detectors.stats import (
+    FloatArray,
+    histogram,
+    ks_two_sample,
+    population_stability_index,
+    quantile_edges,
+)
+
+
+class WindowConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = True
+    reference_size: int = Field(default=500, ge=10, le=100_000)
+    size: int = Field(default=500, ge=10, le=100_000)
+    bins: int = Field(default=10, ge=2, le=100)
+
+
+class WindowStats(BaseModel):
+    """One closed tumbling window of one signal, compared with the reference window."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    signal: str
+    first_index: int
+    last_index: int
+    from_ts: float
+    to_ts: float
+    count: int
+    mean: float
+    variance: float
+    bin_edges: list[float]
+    histogram: list[int]
+    psi: float
+    ks_statistic: float
+    ks_p_value: float
+
+
+class _Buffer:
+    """A fixed-capacity float buffer."""
+
+    __slots__ = ("data", "length")
+
+    def __init__(self, capacity: int) -> None:
+        self.data = np.empty(capacity, dtype=np.float32)
+        self.length = 0
+
+    def append(self, value: float) -> None:
+        self.data[self.length] = value
+        self.length += 1
+
+    @property
+    def full(self) -> bool:
+        return self.length == self.data.size
+
+    def values(self) -> FloatArray:
+        return self.data[: self.length].astype(np.float64)
+
+    def raw(self) -> bytes:
+        return self.data[: self.length].tobytes()
+
+    def load(self, raw: bytes) -> None:
+        values = np.frombuffer(raw, dtype=np.float32)
+        self.length = min(values.size, self.data.size)
+        self.data[: self.length] = values[: self.length]
+
+
+class SignalWindows:
+    """Reference plus current tumbling window for one signal."""
+
+    def __init__(self, signal: str, config: WindowConfig) -> None:
+        self.signal = signal
+        self.config = config
+        self.reference = _Buffer(config.reference_size)
+        self.current = _Buffer(config.size)
+        self.edges: FloatArray = np.empty(0)
+        self.reference_counts = np.zeros(1, dtype=np.int64)
+        self.first_index = -1
+        self.from_ts = 0.0
+
+    @property
+    def reference_ready(self) -> bool:
+        return self.reference.full
+
+    def add(self, value: float, event_index: int, ts: float) -> WindowStats | None:
+        """Record a value; return the window's statistics when this value closes it."""
+        if not self.reference.full:
+            self.reference.append(value)
+            if self.reference.full:
+                self._freeze_reference()
+            return None
+        if self.current.length == 0:
+            self.first_index, self.from_ts = event_index, ts
+        self.current.append(value)
+        if not self.current.full:
+            return None
+        stats = self._close(event_index, ts)
+        self.current.length = 0
+        return stats
+
+    def restore(self, reference: bytes, current: bytes, first_index: int, from_ts: float) -> None:
+        """Put back buffers saved by a snapshot (float32 bytes, as `raw()` gives them)."""
+        self.reference.load(reference)
+        if self.reference.full:
+            self._freeze_reference()
+        self.current.load(current)
+        self.first_index, self.from_ts = first_index, from_ts
+
+    def _freeze_reference(self) -> None:
+        reference = self.reference.values()
+        self.edges = quantile_edges(reference, self.config.bins)
+        self.reference_counts = histogram(reference, self.edges)
+
+    def _close(self, last_index: int, to_ts: float) -> WindowStats:
+        values = self.current.values()
+        counts = histogram(values, self.edges)
+        d, p_value = ks_two_sample(self.reference.values(), values)
+        return WindowStats(
+            signal=self.signal,
+            first_index=self.first_index,
+            last_index=last_index,
+            from_ts=self.from_ts,
+            to_ts=to_ts,
+            count=int(values.size),
+            mean=float(values.mean()),
+            variance=float(values.var(ddof=1)) if values.size > 1 else 0.0,
+            bin_edges=[float(e) for e in self.edges],
+            histogram=[int(c) for c in counts],
+            psi=population_stability_index(self.reference_counts, counts),
+            ks_statistic=d,
+            ks_p_value=p_value,
+        )
+
+    def reference_mean_std(self) -> tuple[float, float]:
+        reference = self.reference.values()
+        if reference.size < 2:
+            return 0.0, 0.0
+        return float(reference.mean()), float(reference.std(ddof=1))

@@ -1,0 +1,104 @@
+"""`driftline backtest`: the same alerts from JSONL, CSV and Parquet; known drifts found in time."""
+
+import csv
+import json
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from river.datasets import synth
+
+from detectors.config import MonitoringConfig
+from driftline.backtest import backtest_file, run_backtest
+from driftline.cli import main
+from driftline.event_files import BadRecord, read_events
+from schemas import DriftAlert, PredictionEvent
+from tests.streams import two_regimes
+
+ROWS = [{"model_id": "m", "model_version": "1", "event_id": f"e{i}", "ts": float(i), "x": v, "prediction": v}
+        for i, v in enumerate(two_regimes())]
+
+
+def write_jsonl(path: Path) -> Path:
+    with path.open("w") as out:
+        for row in ROWS:
+            event = {k: row[k] for k in ("model_id", "model_version", "event_id", "ts", "prediction")}
+            out.write(json.dumps({**event, "features": {"x": row["x"]}}) + "\n")
+    return path
+
+
+def write_csv(path: Path) -> Path:
+    with path.open("w", newline="") as out:
+        writer = csv.DictWriter(out, fieldnames=list(ROWS[0]))
+        writer.writeheader()
+        writer.writerows(ROWS)
+    return path
+
+
+def write_parquet(path: Path) -> Path:
+    pq.write_table(pa.Table.from_pylist(ROWS), path)
+    return path
+
+
+def signature(alerts: list[DriftAlert]) -> list[tuple[str, str, int]]:
+    return [(a.signal, a.detector, a.event_index) for a in alerts]
+
+
+@pytest.mark.parametrize("writer", [write_jsonl, write_csv, write_parquet])
+def test_every_file_format_gives_the_river_reference_alerts(writer, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    path = writer(tmp_path / f"events.{writer.__name__.removeprefix('write_')}")
+    result = backtest_file(path, MonitoringConfig())
+    assert signature(result.alerts) == [("prediction", "page_hinkley", 1006), ("feature:x", "adwin", 1023)]
+    assert result.events == 2000 and result.bad_records == []
+
+
+def test_invalid_lines_are_reported_with_their_location_and_the_rest_is_processed(tmp_path: Path) -> None:
+    path = write_jsonl(tmp_path / "events.jsonl")
+    with path.open("a") as out:
+        out.write("{not json\n")
+        out.write(json.dumps({"model_id": "m", "model_version": "1", "event_id": "z", "ts": 1,
+                              "prediction": "NaN", "features": {"x": True}}) + "\n")
+    records = list(read_events(path))
+    bad = [r for r in records if isinstance(r, BadRecord)]
+    assert [b.location.rsplit(":", 1)[1] for b in bad] == ["2001", "2002"]
+    assert "features.x" in bad[1].reason
+    assert len(records) - len(bad) == 2000
+
+
+def test_cli_writes_one_alert_per_line_and_prints_a_summary(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    source = write_csv(tmp_path / "events.csv")
+    out = tmp_path / "alerts.jsonl"
+    assert main(["backtest", str(source), "--out", str(out)]) == 0
+    alerts = [DriftAlert.model_validate_json(line) for line in out.read_text().splitlines()]
+    assert signature(alerts) == [("prediction", "page_hinkley", 1006), ("feature:x", "adwin", 1023)]
+    printed = capsys.readouterr().out
+    assert "2000 events, 2 alerts" in printed and "feature:x" in printed
+
+
+def test_cli_reports_a_missing_file_clearly(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["backtest", str(tmp_path / "nope.jsonl")]) == 2
+    assert "nope.jsonl" in capsys.readouterr().err
+
+
+POSITION = 5_000
+MAX_DELAY = 1_000
+
+
+def test_concept_drift_in_a_river_synth_stream_is_found_within_the_stated_delay() -> None:
+    """SEA's decision threshold moves from 8 to 9.5 at event 5000; a model that learned the old rule
+    starts erring. DDM on the error signal must fire after the drift and within 1000 events, and
+    a retrain request must follow."""
+    stream = synth.ConceptDriftStream(stream=synth.SEA(variant=0, noise=0.1, seed=1),
+                                      drift_stream=synth.SEA(variant=3, noise=0.1, seed=1),
+                                      position=POSITION, width=50, seed=1)
+    events = [PredictionEvent(model_id="sea", model_version="1", event_id=f"e{i}", ts=float(i),
+                              features={f"x{k}": float(v) for k, v in x.items()},
+                              prediction=str(x[0] + x[1] > 8), label=str(bool(y)))
+              for i, (x, y) in enumerate(stream.take(10_000))]
+    result = run_backtest(events, MonitoringConfig())
+    drifts = [a for a in result.alerts if a.severity == "drift"]
+    assert [a.signal for a in drifts][:1] == ["error"]
+    assert POSITION <= drifts[0].event_index < POSITION + MAX_DELAY
+    assert not any(a.signal.startswith("feature:") for a in drifts), "SEA's features never change"
+    assert result.retrain_requests and result.retrain_requests[0].reasons == [drifts[0].alert_id]

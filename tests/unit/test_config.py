@@ -1,0 +1,61 @@
+"""Monitoring config files: the examples load; mistakes are reported clearly."""
+
+from pathlib import Path
+
+import pytest
+
+from detectors.config import ConfigError, MonitoringConfig, load_config
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+def test_no_file_means_the_zero_config_defaults() -> None:
+    policy = load_config(None).policy_for("any-model")
+    assert [d.type for d in policy.rule_for("feature:age").detectors] == ["adwin"]  # type: ignore[union-attr]
+    assert [d.type for d in policy.rule_for("prediction").detectors] == ["page_hinkley"]  # type: ignore[union-attr]
+    assert [d.type for d in policy.rule_for("error").detectors] == ["ddm"]  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("name", ["monitoring.toml", "monitoring.yaml"])
+def test_example_configs_load(name: str) -> None:
+    assert isinstance(load_config(EXAMPLES / name), MonitoringConfig)
+
+
+def test_per_model_rules_merge_over_defaults_and_the_most_specific_key_wins() -> None:
+    config = load_config(EXAMPLES / "monitoring.toml")
+    policy = config.policy_for("house-prices")
+    assert [d.type for d in policy.rule_for("feature:sqft").detectors] == ["kswin", "psi"]  # type: ignore[union-attr]
+    assert policy.rule_for("feature:zip_code").detectors == []  # type: ignore[union-attr]
+    assert [d.type for d in policy.rule_for("feature:age").detectors] == ["adwin"]  # type: ignore[union-attr]
+    assert policy.error_threshold == 25000.0
+    assert config.policy_for("other").error_threshold is None
+
+
+def test_an_unknown_detector_type_is_named_in_the_error(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text('[defaults.signals.prediction]\ndetectors = [{ type = "adwn" }]\n')
+    with pytest.raises(ConfigError, match="adwn"):
+        load_config(path)
+
+
+def test_a_misspelled_option_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text("defaults:\n  retrain:\n    cooldown_secs: 5\n")
+    with pytest.raises(ConfigError, match="cooldown_secs"):
+        load_config(path)
+
+
+def test_an_error_stream_detector_on_a_feature_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text('[defaults.signals."feature:*"]\ndetectors = [{ type = "ddm" }]\n')
+    with pytest.raises(ConfigError, match="0/1 error stream"):
+        load_config(path)
+
+
+def test_invalid_syntax_and_unknown_suffix_are_reported(tmp_path: Path) -> None:
+    bad = tmp_path / "c.toml"
+    bad.write_text("[defaults\n")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_config(bad)
+    with pytest.raises(ConfigError, match=r"\.toml, \.yaml or \.yml"):
+        load_config(tmp_path / "c.ini")

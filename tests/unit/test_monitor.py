@@ -1,0 +1,140 @@
+"""The per-model monitor: routing, event_index, warm-up, cooldown, label join, resets, retrain policy."""
+
+import pytest
+
+from detectors.config import ModelPolicy, MonitoringConfig, RetrainPolicy, SignalRule
+from detectors.fleet import MonitorFleet
+from detectors.monitor import ModelMonitor
+from schemas import FeatureEvent, LabelEvent, ModelDeployed, PredictionEvent
+from tests.streams import error_bits, feature_events, labelled_predictions, two_regimes
+
+
+def adwin_policy(**rule: object) -> ModelPolicy:
+    return ModelPolicy(signals={"feature:*": SignalRule.model_validate({"detectors": [{"type": "adwin"}], **rule})})
+
+
+def drift_indices(monitor: ModelMonitor, events: list[FeatureEvent]) -> list[int]:
+    return [a.event_index for e in events for a in monitor.observe(e).alerts if a.severity == "drift"]
+
+
+def test_categorical_and_missing_features_are_not_fed_to_numeric_detectors() -> None:
+    monitor = ModelMonitor("m", MonitoringConfig().defaults)
+    monitor.observe(FeatureEvent(model_id="m", model_version="1", event_id="e", ts=1.0,
+                                 features={"n": 1.0, "plan": "pro", "gone": None}))
+    assert set(monitor.signals) == {"feature:n"}
+    assert monitor.event_count == 1
+
+
+def test_warmup_holds_back_alerts_but_not_detection() -> None:
+    values = two_regimes()
+    assert drift_indices(ModelMonitor("m", adwin_policy(warmup=1024)), feature_events(values)) == []
+    assert drift_indices(ModelMonitor("m", adwin_policy(warmup=1000)), feature_events(values)) == [1023]
+
+
+def test_cooldown_suppresses_repeat_alerts_of_the_same_detector() -> None:
+    values = [0.0] * 500 + [5.0] * 500 + [0.0] * 500 + [5.0] * 500
+    noisy = [v + (i % 7) * 0.01 for i, v in enumerate(values)]
+    free = drift_indices(ModelMonitor("m", adwin_policy()), feature_events(noisy))
+    quiet = drift_indices(ModelMonitor("m", adwin_policy(cooldown=10_000)), feature_events(noisy))
+    assert len(free) >= 3
+    assert quiet == free[:1]
+
+
+def test_warnings_are_raised_once_per_episode_between_drifts() -> None:
+    policy = ModelPolicy(signals={"error": SignalRule.model_validate({"detectors": [{"type": "ddm"}]})})
+    monitor = ModelMonitor("m", policy)
+    alerts = [a for e in labelled_predictions(error_bits()) for a in monitor.observe(e).alerts]
+    severities = [(a.severity.value, a.event_index) for a in alerts]
+    assert severities[:2] == [("warning", 1084), ("drift", 1334)]
+    assert sum(1 for s, i in severities if s == "warning" and i < 1334) == 1
+
+
+def test_late_out_of_order_labels_are_joined_and_alert_at_the_prediction_index() -> None:
+    bits = error_bits()
+    fleet = MonitorFleet(MonitoringConfig(defaults=ModelPolicy(signals={
+        "error": SignalRule.model_validate({"detectors": [{"type": "ddm"}]})})))
+    predictions = [PredictionEvent(model_id="m", model_version="1", event_id=f"e{i}", ts=float(i), prediction="a")
+                   for i in range(len(bits))]
+    labels = [LabelEvent(model_id="m", event_id=f"e{i}", label="b" if bit else "a", ts=float(i) + 5)
+              for i, bit in enumerate(bits)]
+    alerts = []
+    for i, prediction in enumerate(predictions):
+        alerts += fleet.handle(prediction).alerts
+        if i % 10 == 9:  # labels come in bursts of ten, newest first
+            for label in reversed(labels[i - 9 : i + 1]):
+                alerts += fleet.handle(label).alerts
+    drifts = [(a.signal, a.event_index) for a in alerts if a.severity == "drift"]
+    assert drifts and drifts[0][0] == "error"
+    assert 1000 <= drifts[0][1] < 1400
+
+
+def test_a_label_for_an_unknown_prediction_is_counted_not_fed() -> None:
+    fleet = MonitorFleet(MonitoringConfig())
+    assert fleet.handle(LabelEvent(model_id="m", event_id="never-seen", label=1.0, ts=1.0)).alerts == []
+    assert fleet.unmatched_labels == 1
+
+
+def test_a_deployment_resets_detectors_counters_and_event_index() -> None:
+    fleet = MonitorFleet(MonitoringConfig(defaults=adwin_policy()))
+    values = two_regimes()
+    for event in feature_events(values[:1010]):
+        fleet.handle(event)
+    fleet.handle(ModelDeployed(model_id="m", model_version="2", ts=2000.0))
+    monitor = fleet.monitor("m")
+    assert (monitor.event_count, monitor.signals, monitor.model_version) == (0, {}, "2")
+    after = [a for e in feature_events(values) for a in fleet.handle(e).alerts]
+    assert [a.event_index for a in after] == [1023]
+
+
+def test_a_label_for_a_prediction_made_before_a_deployment_is_stale() -> None:
+    fleet = MonitorFleet(MonitoringConfig())
+    fleet.handle(PredictionEvent(model_id="m", model_version="1", event_id="old", ts=1.0, prediction="a"))
+    fleet.handle(ModelDeployed(model_id="m", model_version="2", ts=2.0))
+    assert fleet.handle(LabelEvent(model_id="m", event_id="old", label="b", ts=3.0)).stale_labels == 1
+
+
+def test_drift_on_the_error_signal_requests_one_retrain_per_cooldown() -> None:
+    policy = ModelPolicy(signals={"error": SignalRule.model_validate({"detectors": [{"type": "ddm"}]})},
+                         retrain=RetrainPolicy(cooldown_seconds=1e9))
+    monitor = ModelMonitor("m", policy)
+    bits = error_bits() + [1] * 3000
+    outputs = [monitor.observe(e) for e in labelled_predictions(bits)]
+    drifts = [a for o in outputs for a in o.alerts if a.severity == "drift"]
+    requests = [r for o in outputs for r in o.retrain_requests]
+    assert len(drifts) >= 2 and len(requests) == 1
+    assert requests[0].reasons == [drifts[0].alert_id]
+    assert requests[0].window.to_ts == drifts[0].ts
+
+
+def test_drift_on_enough_distinct_signals_within_the_window_requests_a_retrain() -> None:
+    policy = ModelPolicy(signals={"feature:*": SignalRule.model_validate({"detectors": [{"type": "adwin"}]})},
+                         retrain=RetrainPolicy(on_signals=[], min_drifted_signals=2, within_seconds=100))
+    monitor = ModelMonitor("m", policy)
+    values = two_regimes()
+    events = [FeatureEvent(model_id="m", model_version="1", event_id=f"e{i}", ts=float(i),
+                           features={"a": v, "b": values[i - 30] if i >= 30 else 0.0})
+              for i, v in enumerate(values)]
+    requests = [r for e in events for r in monitor.observe(e).retrain_requests]
+    assert len(requests) == 1
+    assert len(requests[0].reasons) == 2
+
+
+def test_alert_ids_are_deterministic_so_replays_can_be_deduplicated() -> None:
+    def ids() -> list[str]:
+        monitor = ModelMonitor("m", adwin_policy())
+        return [a.alert_id for e in feature_events(two_regimes()) for a in monitor.observe(e).alerts]
+
+    assert ids() == ids() and len(ids()) == 1
+
+
+def test_unknown_models_are_ignored_when_an_allow_list_is_set() -> None:
+    fleet = MonitorFleet(MonitoringConfig(allowed_models=["known"]))
+    fleet.handle(FeatureEvent(model_id="stranger", model_version="1", event_id="e", ts=1.0, features={"x": 1.0}))
+    assert fleet.unknown_model_events == 1 and fleet.monitors == {}
+
+
+@pytest.mark.parametrize("threshold, expected", [(None, 1), (0.5, 0), (0.05, 1)])
+def test_regression_errors_use_the_loss_threshold(threshold: float | None, expected: int) -> None:
+    from detectors.signals import error_bit
+
+    assert error_bit(10.0, 10.1, threshold) == expected

@@ -1,0 +1,112 @@
+"""Snapshots: restoring mid-stream changes nothing; tampered or foreign snapshots are refused."""
+
+import pickle
+
+import numpy as np
+import pytest
+
+from detectors.config import ModelPolicy, MonitoringConfig, SignalRule
+from detectors.ddm import DdmParams
+from detectors.monitor import ModelMonitor
+from detectors.safe_pickle import UnsafeSnapshotError
+from detectors.snapshot import SnapshotError, decode_snapshot, encode_snapshot, open_snapshot, seal
+from schemas import DriftAlert, PredictionEvent
+
+KEY = b"test-key"
+
+
+def w1_events(n: int = 6000, shift_at: int = 3000, seed: int = 0) -> list[PredictionEvent]:
+    """Ten features, a numeric prediction and an inline label; three features shift by 1 sigma."""
+    rng = np.random.default_rng(seed)
+    events = []
+    for i in range(n):
+        shifted = i >= shift_at
+        features = {f"f{j}": float(v + (1.0 if shifted and j < 3 else 0.0)) for j, v in enumerate(rng.normal(size=10))}
+        label = float(rng.integers(0, 2))
+        wrong = rng.random() < (0.4 if shifted else 0.1)
+        events.append(PredictionEvent(model_id="m", model_version="1", event_id=f"e{i}", ts=float(i),
+                                      features=features, prediction=float(1 - label if wrong else label),
+                                      label=label))
+    return events
+
+
+def run(events: list[PredictionEvent], policy: ModelPolicy, restore_at: set[int]) -> list[DriftAlert]:
+    monitor = ModelMonitor("m", policy, clock=lambda: 0.0)
+    alerts = []
+    for i, event in enumerate(events):
+        if i in restore_at:
+            monitor = decode_snapshot(encode_snapshot(monitor, KEY), KEY, policy, clock=lambda: 0.0)
+        alerts += monitor.observe(event).alerts
+    return alerts
+
+
+def test_restoring_mid_stream_gives_the_same_alerts_as_an_uninterrupted_run() -> None:
+    events = w1_events()
+    policy = MonitoringConfig().defaults
+    uninterrupted = run(events, policy, set())
+    assert {a.signal for a in uninterrupted} >= {"feature:f0", "error"}
+    assert run(events, policy, {1, 499, 2999, 3017, 4500}) == uninterrupted
+
+
+def test_restoring_every_detector_kind_mid_stream_changes_nothing() -> None:
+    events = w1_events(4000, shift_at=2000)
+    detectors = [{"type": t} for t in ("adwin", "page_hinkley", "kswin", "psi", "ks")]
+    policy = ModelPolicy(signals={
+        "feature:*": SignalRule.model_validate({"detectors": detectors, "calibrate": True}),
+        "error": SignalRule.model_validate({"detectors": [{"type": t} for t in ("ddm", "eddm", "hddm_a", "hddm_w")]}),
+    })
+    uninterrupted = run(events, policy, set())
+    assert len({a.detector for a in uninterrupted}) >= 4
+    assert run(events, policy, {250, 700, 2100, 3333}) == uninterrupted
+
+
+def test_a_tampered_snapshot_is_refused() -> None:
+    monitor = ModelMonitor("m", MonitoringConfig().defaults)
+    monitor.observe(w1_events(1)[0])
+    blob = bytearray(encode_snapshot(monitor, KEY))
+    blob[-5] ^= 0x01
+    with pytest.raises(SnapshotError, match="signature does not match"):
+        open_snapshot(bytes(blob), KEY)
+
+
+def test_a_snapshot_signed_with_another_key_is_refused() -> None:
+    blob = encode_snapshot(ModelMonitor("m", MonitoringConfig().defaults), KEY)
+    with pytest.raises(SnapshotError, match="DRIFTLINE_STATE_KEY"):
+        open_snapshot(blob, b"other-key")
+
+
+def test_a_bare_pickle_is_not_a_snapshot() -> None:
+    with pytest.raises(SnapshotError, match="not a driftline monitor snapshot"):
+        open_snapshot(pickle.dumps({"x": 1}), KEY)
+
+
+def test_a_signed_snapshot_still_cannot_run_code() -> None:
+    class Exploit:
+        def __reduce__(self) -> tuple[object, tuple[str]]:
+            import os
+
+            return (os.system, ("echo owned",))
+
+    monitor = ModelMonitor("m", ModelPolicy(signals={"error": SignalRule(detectors=[DdmParams()])}))
+    monitor.observe(w1_events(1)[0])
+    state = open_snapshot(encode_snapshot(monitor, KEY), KEY)
+    evil_slot = state.signals[0].slots[0].model_copy(update={"detector": pickle.dumps(Exploit())})
+    evil_signal = state.signals[0].model_copy(update={"slots": [evil_slot]})
+    evil = seal(state.model_copy(update={"signals": [evil_signal]}), KEY)
+    with pytest.raises(SnapshotError) as caught:
+        decode_snapshot(evil, KEY, monitor.policy)
+    assert isinstance(caught.value.__cause__, UnsafeSnapshotError)
+
+
+def test_a_signal_whose_rule_changed_starts_afresh_after_restore() -> None:
+    events = w1_events(200)
+    policy = MonitoringConfig().defaults
+    monitor = ModelMonitor("m", policy)
+    for event in events:
+        monitor.observe(event)
+    changed = ModelPolicy(signals={**policy.signals, "prediction": SignalRule.model_validate(
+        {"detectors": [{"type": "page_hinkley", "threshold": 10.0}]})})
+    restored = decode_snapshot(encode_snapshot(monitor, KEY), KEY, changed)
+    assert "prediction" not in restored.signals
+    assert restored.signals["feature:f0"].updates == 200
+    assert restored.event_count == 200
