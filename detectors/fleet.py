@@ -1,48 +1,70 @@
-"""Every model's monitor plus an in-memory label-join buffer: the whole pipeline without I/O.
+"""Every model's monitor plus the label join: the whole pipeline's logic without I/O.
 
-The backtest runs this over a file; the live agents run the same ModelMonitor methods with the
-buffer and monitor state kept in Redis instead.
+The backtest runs it with an in-memory label buffer; the live worker runs the same class with a
+buffer backed by Redis (agents/label_buffer.py), which is why both raise the same alerts.
+A label may arrive before its prediction (they travel on different topics), so the buffer holds
+early labels as well as waiting predictions.
 """
 
 from collections import OrderedDict
+from typing import Any, Protocol
 
 from detectors.config import MonitoringConfig
 from detectors.monitor import Clock, ModelMonitor, MonitorOutput, PendingPrediction
 from schemas.events import FeatureEvent, InboundEvent, LabelEvent, ModelDeployed, PredictionEvent
 
 
-class LabelJoinBuffer:
-    """Predictions awaiting labels, dropped once older than `ttl_seconds` of event time or past `capacity`."""
+class LabelBuffer(Protocol):
+    def hold_prediction(self, model_id: str, pending: PendingPrediction) -> None: ...
+
+    def take_prediction(self, model_id: str, event_id: str, now_ts: float) -> PendingPrediction | None: ...
+
+    def hold_label(self, model_id: str, label: LabelEvent) -> None: ...
+
+    def take_label(self, model_id: str, event_id: str) -> LabelEvent | None: ...
+
+
+class InMemoryLabelBuffer:
+    """Waiting predictions and early labels, forgotten after `ttl_seconds` of event time or past `capacity`."""
 
     def __init__(self, ttl_seconds: float, capacity: int = 1_000_000) -> None:
         self.ttl_seconds = ttl_seconds
         self.capacity = capacity
-        self._held: OrderedDict[tuple[str, str], PendingPrediction] = OrderedDict()
+        self._predictions: OrderedDict[tuple[str, str], PendingPrediction] = OrderedDict()
+        self._labels: OrderedDict[tuple[str, str], LabelEvent] = OrderedDict()
         self.expired = 0
 
-    def hold(self, model_id: str, pending: PendingPrediction) -> None:
-        self._held[(model_id, pending.event_id)] = pending
-        while len(self._held) > self.capacity:
-            self._held.popitem(last=False)
-            self.expired += 1
+    def hold_prediction(self, model_id: str, pending: PendingPrediction) -> None:
+        self._predictions[(model_id, pending.event_id)] = pending
+        self._bound(self._predictions)
 
-    def take(self, model_id: str, event_id: str, now_ts: float) -> PendingPrediction | None:
-        pending = self._held.pop((model_id, event_id), None)
+    def take_prediction(self, model_id: str, event_id: str, now_ts: float) -> PendingPrediction | None:
+        pending = self._predictions.pop((model_id, event_id), None)
         if pending is not None and now_ts - pending.ts > self.ttl_seconds:
             self.expired += 1
             return None
         return pending
 
+    def hold_label(self, model_id: str, label: LabelEvent) -> None:
+        self._labels[(model_id, label.event_id)] = label
+        self._bound(self._labels)
+
+    def take_label(self, model_id: str, event_id: str) -> LabelEvent | None:
+        return self._labels.pop((model_id, event_id), None)
+
+    def _bound(self, held: "OrderedDict[tuple[str, str], Any]") -> None:
+        while len(held) > self.capacity:
+            held.popitem(last=False)
+            self.expired += 1
+
 
 class MonitorFleet:
-    def __init__(self, config: MonitoringConfig, *, label_ttl_seconds: float = 86_400.0,
-                 clock: Clock | None = None) -> None:
+    def __init__(self, config: MonitoringConfig, labels: LabelBuffer, *, clock: Clock | None = None) -> None:
         self.config = config
+        self.labels = labels
         self.clock = clock
         self.monitors: dict[str, ModelMonitor] = {}
-        self.labels = LabelJoinBuffer(label_ttl_seconds)
-        self.unmatched_labels = 0
-        self.unknown_model_events = 0
+        self.early_labels = 0
 
     def monitor(self, model_id: str) -> ModelMonitor:
         monitor = self.monitors.get(model_id)
@@ -54,19 +76,24 @@ class MonitorFleet:
         return monitor
 
     def handle(self, event: InboundEvent) -> MonitorOutput:
-        if not self.config.knows(event.model_id):
-            self.unknown_model_events += 1
-            return MonitorOutput()
+        """Route one event of a known model (callers check `config.knows` first)."""
         monitor = self.monitor(event.model_id)
         if isinstance(event, PredictionEvent | FeatureEvent):
             out = monitor.observe(event)
-            for pending in out.pending:
-                self.labels.hold(event.model_id, pending)
+            waiting = out.pending
+            out.pending = []
+            for pending in waiting:
+                early = self.labels.take_label(event.model_id, pending.event_id)
+                if early is not None:
+                    out.extend(monitor.observe_label(early, pending))
+                else:
+                    self.labels.hold_prediction(event.model_id, pending)
             return out
         if isinstance(event, LabelEvent):
-            joined = self.labels.take(event.model_id, event.event_id, event.ts)
+            joined = self.labels.take_prediction(event.model_id, event.event_id, event.ts)
             if joined is None:
-                self.unmatched_labels += 1
+                self.labels.hold_label(event.model_id, event)
+                self.early_labels += 1
                 return MonitorOutput()
             return monitor.observe_label(event, joined)
         assert isinstance(event, ModelDeployed)

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from detectors.config import MonitoringConfig
-from detectors.fleet import MonitorFleet
+from detectors.fleet import InMemoryLabelBuffer, MonitorFleet
 from detectors.monitor import Clock
 from driftline.event_files import BadRecord, read_events
 from schemas.events import DriftAlert, InboundEvent, RetrainRequest, Severity
@@ -18,24 +18,26 @@ class BacktestResult:
     retrain_requests: list[RetrainRequest] = field(default_factory=list)
     events: int = 0
     bad_records: list[BadRecord] = field(default_factory=list)
-    unmatched_labels: int = 0
+    early_labels: int = 0
     unknown_model_events: int = 0
 
 
 def run_backtest(records: Iterable[InboundEvent | BadRecord], config: MonitoringConfig, *,
                  label_ttl_seconds: float = 86_400.0, clock: Clock | None = None) -> BacktestResult:
-    fleet = MonitorFleet(config, label_ttl_seconds=label_ttl_seconds, clock=clock)
+    fleet = MonitorFleet(config, InMemoryLabelBuffer(label_ttl_seconds), clock=clock)
     result = BacktestResult()
     for record in records:
         if isinstance(record, BadRecord):
             result.bad_records.append(record)
             continue
         result.events += 1
+        if not config.knows(record.model_id):
+            result.unknown_model_events += 1
+            continue
         out = fleet.handle(record)
         result.alerts += out.alerts
         result.retrain_requests += out.retrain_requests
-    result.unmatched_labels = fleet.unmatched_labels
-    result.unknown_model_events = fleet.unknown_model_events
+    result.early_labels = fleet.early_labels
     return result
 
 
@@ -59,6 +61,6 @@ def summary_table(result: BacktestResult) -> str:
     lines.append(
         f"{result.events} events, {len(result.alerts)} alerts ({drifts} drift), "
         f"{len(result.retrain_requests)} retrain requests, {len(result.bad_records)} invalid records, "
-        f"{result.unmatched_labels} unmatched labels"
+        f"{result.early_labels} labels before their prediction, {result.unknown_model_events} events of unknown models"
     )
     return "\n".join(lines)

@@ -95,6 +95,47 @@ def cmd_backtest(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
+    from detectors.config import ConfigError
+    from driftline.worker import run_worker
+
+    try:
+        run_worker(settings.with_overrides(web_port=args.web_port), loglevel="debug" if args.verbose else "info")
+    except ConfigError as exc:
+        print(f"driftline worker: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
+    from driftline.status import model_statuses, render
+
+    statuses = list(model_statuses(settings, args.model))
+    if args.json:
+        for status in statuses:
+            print(status.model_dump_json())
+    else:
+        print(render(statuses))
+    return 1 if args.model and statuses and statuses[0].error else 0
+
+
+def cmd_tail(args: argparse.Namespace, settings: Settings) -> int:
+    from driftline.tail import tail
+
+    topics = settings.topics
+    topic = {"alerts": topics.alerts, "retrain": topics.retrain, "dlq": topics.dlq}[args.what]
+    try:
+        for line in tail(settings, topic, from_beginning=args.from_beginning, max_messages=args.max,
+                         timeout=args.timeout):
+            print(line, flush=True)
+    except ValueError as exc:
+        print(f"driftline tail: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
 def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Command]]:
     parser = argparse.ArgumentParser(prog="driftline", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -111,6 +152,25 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Command]]:
     demo = sub.add_parser("demo", help="run the whole loop on the embedded default")
     _add_connection_flags(demo)
     commands["demo"] = cmd_demo
+    worker = sub.add_parser("worker", help="run the Faust worker that monitors the inbound topics")
+    _add_connection_flags(worker)
+    worker.add_argument("--web-port", type=int, help="HTTP port for /health (0 disables; env DRIFTLINE_WEB_PORT)")
+    commands["worker"] = cmd_worker
+
+    status = sub.add_parser("status", help="per-model, per-signal detector state from Redis")
+    status.add_argument("model", nargs="?", help="one model (default: all)")
+    status.add_argument("--json", action="store_true", help="one JSON object per model")
+    status.add_argument("--redis-url", help="Redis URL (env DRIFTLINE_REDIS_URL)")
+    commands["status"] = cmd_status
+
+    tail = sub.add_parser("tail", help="print alerts, retrain requests or dead letters as JSON lines")
+    tail.add_argument("what", choices=["alerts", "retrain", "dlq"])
+    _add_connection_flags(tail)
+    tail.add_argument("--from-beginning", action="store_true", help="start at the oldest message, not the newest")
+    tail.add_argument("--max", type=int, help="stop after this many messages")
+    tail.add_argument("--timeout", type=float, help="stop after this many seconds")
+    commands["tail"] = cmd_tail
+
     backtest = sub.add_parser("backtest", help="run the monitor offline over a JSONL, CSV or Parquet file")
     backtest.add_argument("file", help="events, in stream order")
     backtest.add_argument("--config", help="monitoring config, TOML or YAML (env DRIFTLINE_CONFIG)")

@@ -30,6 +30,16 @@ class Settings(BaseSettings):
     max_message_bytes: int = Field(default=MAX_MESSAGE_BYTES, ge=1_024)
     label_ttl_seconds: float = Field(default=86_400.0, gt=0, description="how long a prediction waits for its label")
 
+    partitions: int = Field(default=4, ge=1, le=1_000, description="partitions of topics driftline creates")
+    kafka_session_timeout_seconds: float = Field(
+        default=10.0, ge=1.0, le=300.0,
+        description="consumer group session timeout; Tansu admits a member after about half of it")
+    worker_batch_messages: int = Field(default=500, ge=1, description="Kafka messages the worker handles at once")
+    worker_batch_seconds: float = Field(default=0.05, gt=0, description="longest wait to fill a batch")
+    web_host: str = Field(default="127.0.0.1", description="bind address of the worker's HTTP endpoint")
+    web_port: int = Field(default=6066, ge=0, le=65_535, description="worker HTTP port (health; 0 disables)")
+    worker_data_dir: Path | None = Field(default=None, description="Faust's local data dir (default: temp dir)")
+
     kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
     kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
     kafka_sasl_username: str | None = None

@@ -9,7 +9,7 @@ from pydantic import TypeAdapter
 from river import drift
 
 from detectors.config import ModelPolicy, MonitoringConfig, SignalRule
-from detectors.fleet import MonitorFleet
+from detectors.fleet import InMemoryLabelBuffer, MonitorFleet
 from detectors.monitor import ModelMonitor
 from detectors.registry import AnyDetectorParams
 from tests.streams import error_bits, feature_events, labelled_predictions, two_regimes
@@ -93,7 +93,7 @@ def test_ddm_on_random_error_streams_alerts_at_the_same_indices(seed: int) -> No
 
 def test_zero_config_defaults_watch_features_prediction_and_error() -> None:
     values = two_regimes()
-    fleet = MonitorFleet(MonitoringConfig())
+    fleet = MonitorFleet(MonitoringConfig(), InMemoryLabelBuffer(3600))
     alerts = []
     for event in feature_events(values):
         alerts += fleet.handle(event).alerts

@@ -3,7 +3,7 @@
 import pytest
 
 from detectors.config import ModelPolicy, MonitoringConfig, RetrainPolicy, SignalRule
-from detectors.fleet import MonitorFleet
+from detectors.fleet import InMemoryLabelBuffer, MonitorFleet
 from detectors.monitor import ModelMonitor
 from schemas import FeatureEvent, LabelEvent, ModelDeployed, PredictionEvent
 from tests.streams import error_bits, feature_events, labelled_predictions, two_regimes
@@ -51,7 +51,7 @@ def test_warnings_are_raised_once_per_episode_between_drifts() -> None:
 
 def test_late_out_of_order_labels_are_joined_and_alert_at_the_prediction_index() -> None:
     bits = error_bits()
-    fleet = MonitorFleet(MonitoringConfig(defaults=ModelPolicy(signals={
+    fleet = fleet_of(MonitoringConfig(defaults=ModelPolicy(signals={
         "error": SignalRule.model_validate({"detectors": [{"type": "ddm"}]})})))
     predictions = [PredictionEvent(model_id="m", model_version="1", event_id=f"e{i}", ts=float(i), prediction="a")
                    for i in range(len(bits))]
@@ -68,14 +68,21 @@ def test_late_out_of_order_labels_are_joined_and_alert_at_the_prediction_index()
     assert 1000 <= drifts[0][1] < 1400
 
 
-def test_a_label_for_an_unknown_prediction_is_counted_not_fed() -> None:
-    fleet = MonitorFleet(MonitoringConfig())
-    assert fleet.handle(LabelEvent(model_id="m", event_id="never-seen", label=1.0, ts=1.0)).alerts == []
-    assert fleet.unmatched_labels == 1
+def fleet_of(config: MonitoringConfig) -> MonitorFleet:
+    return MonitorFleet(config, InMemoryLabelBuffer(ttl_seconds=3600))
+
+
+def test_a_label_before_its_prediction_is_held_and_joined_when_the_prediction_comes() -> None:
+    fleet = fleet_of(MonitoringConfig(defaults=ModelPolicy(signals={
+        "error": SignalRule.model_validate({"detectors": [{"type": "ddm"}]})})))
+    assert fleet.handle(LabelEvent(model_id="m", event_id="e0", label="b", ts=1.0)).alerts == []
+    assert fleet.early_labels == 1
+    fleet.handle(PredictionEvent(model_id="m", model_version="1", event_id="e0", ts=0.5, prediction="a"))
+    assert fleet.monitor("m").signals["error"].updates == 1
 
 
 def test_a_deployment_resets_detectors_counters_and_event_index() -> None:
-    fleet = MonitorFleet(MonitoringConfig(defaults=adwin_policy()))
+    fleet = fleet_of(MonitoringConfig(defaults=adwin_policy()))
     values = two_regimes()
     for event in feature_events(values[:1010]):
         fleet.handle(event)
@@ -87,7 +94,7 @@ def test_a_deployment_resets_detectors_counters_and_event_index() -> None:
 
 
 def test_a_label_for_a_prediction_made_before_a_deployment_is_stale() -> None:
-    fleet = MonitorFleet(MonitoringConfig())
+    fleet = fleet_of(MonitoringConfig())
     fleet.handle(PredictionEvent(model_id="m", model_version="1", event_id="old", ts=1.0, prediction="a"))
     fleet.handle(ModelDeployed(model_id="m", model_version="2", ts=2.0))
     assert fleet.handle(LabelEvent(model_id="m", event_id="old", label="b", ts=3.0)).stale_labels == 1
@@ -127,10 +134,9 @@ def test_alert_ids_are_deterministic_so_replays_can_be_deduplicated() -> None:
     assert ids() == ids() and len(ids()) == 1
 
 
-def test_unknown_models_are_ignored_when_an_allow_list_is_set() -> None:
-    fleet = MonitorFleet(MonitoringConfig(allowed_models=["known"]))
-    fleet.handle(FeatureEvent(model_id="stranger", model_version="1", event_id="e", ts=1.0, features={"x": 1.0}))
-    assert fleet.unknown_model_events == 1 and fleet.monitors == {}
+def test_an_allow_list_knows_only_its_models() -> None:
+    config = MonitoringConfig(allowed_models=["known"])
+    assert config.knows("known") and not config.knows("stranger")
 
 
 @pytest.mark.parametrize("threshold, expected", [(None, 1), (0.5, 0), (0.05, 1)])

@@ -1,0 +1,108 @@
+"""The Faust app: one agent over the four inbound topics, kept thin.
+
+One agent (not one per topic) so all of a model's events, whichever topic they came on, are
+handled one batch at a time by one coroutine: no two coroutines ever touch the same monitor.
+The agent only turns Faust events into InboundMessages and hands them to the BatchProcessor;
+Faust acks a batch after the processor returns, by which time its state is in Redis.
+"""
+
+import logging
+import ssl
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import faust
+from faust import web
+
+from agents.keys import RedisKeys
+from agents.processor import BatchProcessor, InboundMessage
+from agents.store import StateStore, redis_client
+from detectors.config import MonitoringConfig
+from driftline.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class FaustPublisher:
+    """Sends through the Faust app's own producer (started and stopped with the worker)."""
+
+    def __init__(self, app: faust.App) -> None:
+        self.app = app
+
+    async def send(self, topic: str, key: str, value: bytes) -> Any:
+        return await self.app.producer.send(topic, key.encode(), value, partition=None, timestamp=None, headers=None)
+
+
+def faust_broker_url(settings: Settings) -> str:
+    return ";".join(f"kafka://{host}" for host in settings.bootstrap_servers.split(","))
+
+
+def faust_credentials(settings: Settings) -> Any:
+    protocol = settings.kafka_security_protocol
+    context = None
+    if protocol in ("SSL", "SASL_SSL"):
+        cafile = str(settings.kafka_ssl_cafile) if settings.kafka_ssl_cafile else None
+        context = ssl.create_default_context(cafile=cafile)
+        if settings.kafka_ssl_certfile:
+            context.load_cert_chain(str(settings.kafka_ssl_certfile),
+                                    str(settings.kafka_ssl_keyfile) if settings.kafka_ssl_keyfile else None)
+    if protocol.startswith("SASL"):
+        password = settings.kafka_sasl_password.get_secret_value() if settings.kafka_sasl_password else None
+        return faust.SASLCredentials(username=settings.kafka_sasl_username, password=password,
+                                     mechanism=settings.kafka_sasl_mechanism or "PLAIN", ssl_context=context)
+    if context is not None:
+        return faust.SSLCredentials(context)
+    return None
+
+
+def app_id_for(settings: Settings) -> str:
+    """The consumer group: one per topic prefix, so separate deployments never share offsets."""
+    return f"{settings.topic_prefix}worker".replace(".", "-").strip("-") or "driftline-worker"
+
+
+def create_app(settings: Settings, config: MonitoringConfig) -> faust.App:
+    app_id = app_id_for(settings)
+    data_dir = settings.worker_data_dir or Path(tempfile.gettempdir()) / "driftline" / app_id
+    data_dir.mkdir(parents=True, exist_ok=True)
+    app = faust.App(
+        app_id,
+        broker=faust_broker_url(settings),
+        broker_credentials=faust_credentials(settings),
+        broker_session_timeout=settings.kafka_session_timeout_seconds,
+        broker_heartbeat_interval=min(1.0, settings.kafka_session_timeout_seconds / 5),
+        consumer_auto_offset_reset="earliest",
+        key_serializer="raw",
+        value_serializer="raw",
+        topic_partitions=settings.partitions,
+        topic_disable_leader=True,
+        store="memory://",
+        datadir=str(data_dir),
+        web_enabled=settings.web_port != 0,
+        web_host=settings.web_host,
+        web_port=settings.web_port or 6066,
+        web_bind=settings.web_host,
+    )
+    store = StateStore(redis_client(settings), RedisKeys(settings.key_prefix), settings.label_ttl_seconds)
+    processor = BatchProcessor(settings, config, store, FaustPublisher(app))
+    inbound = app.topic(*settings.topics.inbound(), key_type=bytes, value_type=bytes)
+
+    @app.agent(inbound, name="monitor")
+    async def monitor(stream: Any) -> None:
+        async for events in stream.take_events(settings.worker_batch_messages, within=settings.worker_batch_seconds):
+            await processor.process([
+                InboundMessage(e.message.topic, e.message.partition, e.message.offset, e.message.key, e.message.value)
+                for e in events
+            ])
+
+    @app.on_partitions_revoked.connect
+    async def on_revoked(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+        processor.forget_models()
+
+    @app.page("/health")
+    async def health(view: web.View, request: web.Request) -> web.Response:
+        response: web.Response = view.json({"status": "ok", "app": app_id})
+        return response
+
+    app.conf.driftline_processor = processor  # type: ignore[attr-defined]
+    return app

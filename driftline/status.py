@@ -1,0 +1,78 @@
+"""`driftline status [MODEL]`: per-model, per-signal detector state, read from Redis."""
+
+from collections.abc import Iterator
+
+import redis
+from pydantic import BaseModel
+
+from agents.keys import RedisKeys
+from detectors.snapshot import SnapshotError, open_snapshot
+from driftline.settings import Settings
+
+
+class DetectorStatus(BaseModel):
+    signal: str
+    detector: str
+    updates: int
+    drifts: int
+    warnings: int
+    in_warning: bool
+    statistics: dict[str, float]
+
+
+class ModelStatus(BaseModel):
+    model_id: str
+    model_version: str | None = None
+    events_since_reset: int | None = None
+    resets: int | None = None
+    retrain_requests: int | None = None
+    detectors: list[DetectorStatus] = []
+    error: str | None = None
+
+
+def model_statuses(settings: Settings, model_id: str | None = None) -> Iterator[ModelStatus]:
+    keys = RedisKeys(settings.key_prefix)
+    client: redis.Redis[bytes] = redis.Redis.from_url(settings.redis_url, **settings.redis_client_options())
+    try:
+        ids = [model_id] if model_id else sorted(m.decode() for m in client.smembers(keys.models))
+        state_key = settings.state_key.get_secret_value().encode()
+        for mid in ids:
+            blob = client.hget(keys.monitor(mid), "snapshot")
+            if blob is None:
+                yield ModelStatus(model_id=mid, error="no state in Redis (no event seen for this model)")
+                continue
+            try:
+                state = open_snapshot(blob, state_key)
+            except SnapshotError as exc:
+                yield ModelStatus(model_id=mid, error=str(exc))
+                continue
+            yield ModelStatus(
+                model_id=mid,
+                model_version=state.model_version,
+                events_since_reset=state.event_count,
+                resets=state.generation,
+                retrain_requests=state.retrain.requests,
+                detectors=[
+                    DetectorStatus(signal=s.signal, detector=slot.params.type, updates=s.updates, drifts=slot.drifts,
+                                   warnings=slot.warnings, in_warning=slot.in_warning, statistics=slot.statistics)
+                    for s in state.signals for slot in s.slots
+                ],
+            )
+    finally:
+        client.close()
+
+
+def render(statuses: list[ModelStatus]) -> str:
+    lines = []
+    for status in statuses:
+        if status.error:
+            lines.append(f"{status.model_id}: {status.error}")
+            continue
+        lines.append(f"{status.model_id}  version {status.model_version}  events {status.events_since_reset}  "
+                     f"resets {status.resets}  retrain requests {status.retrain_requests}")
+        for d in status.detectors:
+            stats = " ".join(f"{k}={v:.4g}" for k, v in d.statistics.items())
+            flag = " WARNING" if d.in_warning else ""
+            lines.append(f"  {d.signal:<24} {d.detector:<13} updates {d.updates:<8} drifts {d.drifts:<4} "
+                         f"warnings {d.warnings:<4}{flag}  {stats}")
+    return "\n".join(lines) if lines else "no models yet"
