@@ -27,7 +27,7 @@ from detectors.fleet import MonitorFleet
 from detectors.monitor import Clock, MonitorOutput
 from detectors.snapshot import SnapshotError, decode_snapshot, encode_snapshot
 from driftline.settings import Settings
-from schemas.codec import DecodeError, decode_events, encode_event
+from schemas.codec import DecodeError, decode_batch_elements, decode_events, encode_event
 from schemas.dead_letter import DeadLetter, DeadLetterReason
 from schemas.events import FeatureEvent, InboundEvent, LabelEvent, ModelDeployed, PredictionEvent
 
@@ -135,8 +135,16 @@ class BatchProcessor:
                 events: list[InboundEvent] = decode_events(  # type: ignore[assignment]
                     message.value, event_type, max_bytes=self.settings.max_message_bytes)
             except DecodeError as exc:
-                report.dead_letters.append(_dead_letter(message, exc.failure.reason, exc.failure.detail))
-                continue
+                split = None
+                if exc.failure.reason in (DeadLetterReason.SCHEMA_VIOLATION, DeadLetterReason.NON_FINITE_NUMBER):
+                    split = decode_batch_elements(message.value, event_type)
+                if split is None:
+                    report.dead_letters.append(_dead_letter(message, exc.failure.reason, exc.failure.detail))
+                    continue
+                events = split[0]  # type: ignore[assignment]
+                for rejected in split[1]:
+                    report.dead_letters.append(_dead_letter(message, rejected.failure.reason, rejected.failure.detail,
+                                                            payload=rejected.payload))
             known = [e for e in events if self.config.knows(e.model_id)]
             for unknown in (e for e in events if not self.config.knows(e.model_id)):
                 report.dead_letters.append(_dead_letter(

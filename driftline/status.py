@@ -32,13 +32,13 @@ class ModelStatus(BaseModel):
 
 def model_statuses(settings: Settings, model_id: str | None = None) -> Iterator[ModelStatus]:
     keys = RedisKeys(settings.key_prefix)
-    client: redis.Redis[bytes] = redis.Redis.from_url(settings.redis_url, **settings.redis_client_options())
+    client = redis.Redis.from_url(settings.redis_url, **settings.redis_client_options())
     try:
-        ids = [model_id] if model_id else sorted(m.decode() for m in client.smembers(keys.models))
+        ids = [model_id] if model_id else sorted(_text(m) for m in client.smembers(keys.models))
         state_key = settings.state_key.get_secret_value().encode()
         for mid in ids:
             blob = client.hget(keys.monitor(mid), "snapshot")
-            if blob is None:
+            if not isinstance(blob, bytes):
                 yield ModelStatus(model_id=mid, error="no state in Redis (no event seen for this model)")
                 continue
             try:
@@ -60,6 +60,10 @@ def model_statuses(settings: Settings, model_id: str | None = None) -> Iterator[
             )
     finally:
         client.close()
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
 
 
 def render(statuses: list[ModelStatus]) -> str:

@@ -5,6 +5,7 @@ event or raises DecodeError with a reason code and a readable detail; it never r
 else, whatever the bytes (property-tested), so a worker can dead-letter and move on.
 """
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -73,6 +74,41 @@ def decode_events(raw: bytes, event_type: type[E], *, max_bytes: int = MAX_MESSA
     if isinstance(decoded, _Envelope):
         return list(decoded.batch)
     return [decoded]
+
+
+@dataclass(frozen=True)
+class RejectedEvent:
+    """One element of a batch envelope that failed validation, with its own JSON."""
+
+    failure: DecodeFailure
+    payload: bytes
+
+
+def decode_batch_elements(raw: bytes, event_type: type[E]) -> tuple[list[E], list[RejectedEvent]] | None:
+    """Validate the elements of an envelope one by one, so one bad event does not sink the others.
+
+    Returns None when `raw` is not an envelope whose `batch` is a list (the whole message is bad).
+    """
+    try:
+        data = json.loads(raw)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(data, dict) or data.get("v") != 1 or set(data) != {"v", "batch"}:
+        return None
+    batch = data["batch"]
+    if not isinstance(batch, list) or not 0 < len(batch) <= MAX_BATCH_EVENTS:
+        return None
+    adapter = TypeAdapter(event_type)
+    events: list[E] = []
+    rejected = []
+    for index, element in enumerate(batch):
+        try:
+            events.append(adapter.validate_python(element))
+        except ValidationError as exc:
+            failure = _describe(exc, event_type)
+            rejected.append(RejectedEvent(DecodeFailure(failure.reason, f"batch[{index}]: {failure.detail}"),
+                                          json.dumps(element, allow_nan=True).encode()))
+    return events, rejected
 
 
 def _describe(exc: ValidationError, event_type: type[BaseModel]) -> DecodeFailure:

@@ -11,7 +11,9 @@ import pytest
 import redis
 
 from driftline.embedded import EmbeddedBroker, EmbeddedRedis
+from driftline.kafka_admin import ensure_topics
 from driftline.settings import Settings
+from tests.live import WorkerProcess
 
 
 @pytest.fixture(scope="session")
@@ -24,6 +26,29 @@ def broker() -> Iterator[EmbeddedBroker]:
 def redis_service() -> Iterator[EmbeddedRedis]:
     with EmbeddedRedis() as running:
         yield running
+
+
+@pytest.fixture(scope="session")
+def live_settings(broker: EmbeddedBroker, redis_service: EmbeddedRedis) -> Settings:
+    """Settings of the session's one shared worker; tests isolate themselves by model_id."""
+    session = uuid.uuid4().hex[:8]
+    return Settings(broker=broker.url, redis_url=redis_service.url, topic_prefix=f"live{session}.",
+                    key_prefix=f"live{session}:", kafka_session_timeout_seconds=6.0, state_key="test-state-key")
+
+
+@pytest.fixture(scope="session")
+def live_worker(live_settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[WorkerProcess]:
+    """One `driftline worker` for the session: a consumer group takes seconds to join on Tansu."""
+    ensure_topics(live_settings, live_settings.topics.all(), partitions=live_settings.partitions)
+    worker = WorkerProcess(live_settings, tmp_path_factory.mktemp("worker") / "worker.log").start()
+    yield worker
+    worker.stop()
+
+
+@pytest.fixture
+def model_id() -> str:
+    """A model no other test uses (the shared worker serves every test)."""
+    return f"model-{uuid.uuid4().hex[:10]}"
 
 
 @pytest.fixture
@@ -44,8 +69,8 @@ def settings(broker: EmbeddedBroker, redis_service: EmbeddedRedis, namespace: st
 
 
 @pytest.fixture
-def redis_client(settings: Settings) -> Iterator["redis.Redis[bytes]"]:
-    client: redis.Redis[bytes] = redis.Redis.from_url(settings.redis_url)
+def redis_client(settings: Settings) -> Iterator["redis.Redis"]:
+    client: redis.Redis = redis.Redis.from_url(settings.redis_url)
     yield client
     keys = list(client.scan_iter(match=f"{settings.key_prefix}*", count=1000))
     if keys:

@@ -37,13 +37,13 @@ def test_prediction_event_survives_a_trip_through_kafka(settings: Settings) -> N
     assert decode_events(message.value(), PredictionEvent) == [sent]
 
 
-def test_redis_keeps_what_is_written(settings: Settings, redis_client: "redis.Redis[bytes]") -> None:
+def test_redis_keeps_what_is_written(settings: Settings, redis_client: "redis.Redis") -> None:
     key = f"{settings.key_prefix}probe"
     redis_client.set(key, b"value")
     assert redis_client.get(key) == b"value"
 
 
-def test_smoke_round_trip_uses_both_services(settings: Settings, redis_client: "redis.Redis[bytes]") -> None:
+def test_smoke_round_trip_uses_both_services(settings: Settings, redis_client: "redis.Redis") -> None:
     event = round_trip(settings)
     assert event.model_id == "smoke-model"
     assert redis_client.get(f"{settings.key_prefix}smoke:{event.event_id}") is not None

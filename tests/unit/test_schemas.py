@@ -178,3 +178,28 @@ def test_random_json_objects_raise_nothing_but_decode_error(obj: dict[str, objec
         return
     for event in events:
         assert all(not isinstance(v, float) or math.isfinite(v) for v in event.features.values())
+
+
+def test_a_bad_event_in_a_batch_can_be_split_from_the_good_ones() -> None:
+    from schemas.codec import decode_batch_elements
+
+    good = {**PREDICTION, "event_id": "good"}
+    bad = {**PREDICTION, "event_id": "bad", "prediction": float("nan")}
+    payload = json.dumps({"v": 1, "batch": [good, bad, good]}, allow_nan=True).encode()
+    with pytest.raises(DecodeError):
+        decode_events(payload, PredictionEvent)
+    split = decode_batch_elements(payload, PredictionEvent)
+    assert split is not None
+    events, rejected = split
+    assert [e.event_id for e in events] == ["good", "good"]
+    assert [r.failure.reason for r in rejected] == [DeadLetterReason.NON_FINITE_NUMBER]
+    assert rejected[0].failure.detail.startswith("batch[1]")
+    assert json.loads(rejected[0].payload)["event_id"] == "bad"
+
+
+def test_a_message_that_is_no_envelope_is_not_split() -> None:
+    from schemas.codec import decode_batch_elements
+
+    assert decode_batch_elements(b"{not json", PredictionEvent) is None
+    assert decode_batch_elements(raw(PREDICTION), PredictionEvent) is None
+    assert decode_batch_elements(raw({"v": 1, "batch": "x"}), PredictionEvent) is None

@@ -1,0 +1,162 @@
+"""The live pipeline against the real broker, Redis and a `driftline worker` process."""
+
+import random
+import signal
+import uuid
+from pathlib import Path
+
+import pytest
+
+from detectors.config import MonitoringConfig
+from driftline.backtest import run_backtest
+from driftline.kafka_admin import ensure_topics
+from driftline.settings import Settings
+from schemas import DeadLetter, DriftAlert, LabelEvent, PredictionEvent
+from schemas.dead_letter import DeadLetterReason
+from tests.live import (
+    WorkerProcess,
+    collect,
+    dumps,
+    produce,
+    produce_raw,
+    signal_updates,
+    wait_for_events,
+    wait_until,
+)
+from tests.streams import error_bits, labelled_predictions, two_regimes
+
+pytestmark = pytest.mark.integration
+
+
+def river_stream_events(model_id: str) -> list[PredictionEvent]:
+    """river's two-regime stream as one feature and the prediction: ADWIN at 1023, Page-Hinkley at 1006."""
+    return [PredictionEvent(model_id=model_id, model_version="1", event_id=f"e{i}", ts=float(i),
+                            features={"x": v}, prediction=v) for i, v in enumerate(two_regimes())]
+
+
+def signature(alerts: list[DriftAlert]) -> list[tuple[str, str, str, int]]:
+    return sorted((a.signal, a.detector, a.severity.value, a.event_index) for a in alerts)
+
+
+def alerts_of(settings: Settings, model_id: str, expected: int, timeout: float = 90.0) -> list[DriftAlert]:
+    found = collect(settings, settings.topics.alerts, DriftAlert, lambda a: a.model_id == model_id,  # type: ignore[attr-defined]
+                    until=lambda found: len(found) >= expected, timeout=timeout)
+    return found  # type: ignore[return-value]
+
+
+def test_a_stream_through_kafka_raises_the_alerts_the_backtest_raises(live_worker: WorkerProcess,
+                                                                     model_id: str) -> None:
+    settings = live_worker.settings
+    values_model, errors_model = f"{model_id}-values", f"{model_id}-errors"
+    values = river_stream_events(values_model)
+    errors = labelled_predictions(error_bits(), model_id=errors_model)
+    expected_values = run_backtest(values, MonitoringConfig()).alerts
+    expected_errors = run_backtest(errors, MonitoringConfig()).alerts
+    assert {(a.signal, a.event_index) for a in expected_values if a.severity == "drift"} == {
+        ("feature:x", 1023), ("prediction", 1006)}
+    assert ("error", 1334) in {(a.signal, a.event_index) for a in expected_errors if a.severity == "drift"}
+
+    produce(settings, settings.topics.predictions, values, batch=50)
+    produce(settings, settings.topics.predictions, errors, batch=1)
+
+    live_values = alerts_of(settings, values_model, len(expected_values))
+    live_errors = alerts_of(settings, errors_model, len(expected_errors))
+    assert signature(live_values) == signature(expected_values)
+    assert signature(live_errors) == signature(expected_errors)
+    assert {a.alert_id for a in live_values + live_errors} == {a.alert_id for a in expected_values + expected_errors}
+
+
+def test_late_and_out_of_order_labels_are_joined_and_ddm_fires_on_concept_drift(live_worker: WorkerProcess,
+                                                                                 model_id: str) -> None:
+    settings = live_worker.settings
+    bits = error_bits()
+    predictions = [PredictionEvent(model_id=model_id, model_version="1", event_id=f"e{i}", ts=float(i),
+                                   prediction="a") for i in range(len(bits))]
+    labels = [LabelEvent(model_id=model_id, event_id=f"e{i}", label="b" if bit else "a", ts=float(i) + 30)
+              for i, bit in enumerate(bits)]
+    rng = random.Random(7)
+    early, late = labels[:100], labels[100:]
+    shuffled_late = []
+    for start in range(0, len(late), 50):  # each burst of 50 labels arrives in random order
+        burst = late[start : start + 50]
+        rng.shuffle(burst)
+        shuffled_late += burst
+
+    produce(settings, settings.topics.labels, early)  # these labels arrive before their predictions
+    produce(settings, settings.topics.predictions, predictions, batch=100)
+    produce(settings, settings.topics.labels, shuffled_late, batch=25)
+
+    wait_until(lambda: signal_updates(settings, model_id, "error") == len(labels), timeout=90,
+               what="every label joined to its prediction")
+    alerts = alerts_of(settings, model_id, 1)
+    drifts = [a for a in alerts if a.severity == "drift" and a.signal == "error"]
+    assert drifts, "DDM raised a drift on the error signal"
+    assert 1000 <= drifts[0].event_index < 1600
+    assert drifts[0].kind == "concept"
+
+
+def test_a_worker_restarted_mid_stream_raises_the_same_alerts_without_duplicates(
+        broker: object, redis_service: object, live_settings: Settings, tmp_path: Path) -> None:
+    prefix = f"rs{uuid.uuid4().hex[:8]}"
+    settings = live_settings.model_copy(update={"topic_prefix": f"{prefix}.", "key_prefix": f"{prefix}:"})
+    ensure_topics(settings, settings.topics.all(), partitions=settings.partitions)
+    values = river_stream_events("restart-values")
+    errors = labelled_predictions(error_bits(), model_id="restart-errors")
+    expected = run_backtest(values + errors, MonitoringConfig()).alerts
+
+    first = WorkerProcess(settings, tmp_path / "worker.log").start()
+    produce(settings, settings.topics.predictions, values, batch=1)
+    produce(settings, settings.topics.predictions, errors, batch=1)
+    wait_for_events(settings, "restart-values", 700)
+    first.stop(signal.SIGTERM)
+    stopped_at = wait_for_events(settings, "restart-values", 0).event_count
+    assert stopped_at < len(values), "the worker was stopped mid-stream"
+
+    second = WorkerProcess(settings, tmp_path / "worker.log").start()
+    try:
+        wait_for_events(settings, "restart-values", len(values), timeout=120)
+        wait_for_events(settings, "restart-errors", len(errors), timeout=120)
+        live = [a for a in collect(settings, settings.topics.alerts, DriftAlert, lambda a: True,
+                                   until=lambda found: len(found) >= len(expected), timeout=60)]
+    finally:
+        second.stop()
+    assert signature(live) == signature(expected)  # type: ignore[arg-type]
+    assert len({a.alert_id for a in live}) == len(live), "no alert was published twice"  # type: ignore[attr-defined]
+
+
+def test_malformed_messages_are_dead_lettered_and_every_valid_event_is_processed(live_worker: WorkerProcess,
+                                                                                 model_id: str) -> None:
+    settings = live_worker.settings
+    valid = [PredictionEvent(model_id=model_id, model_version="1", event_id=f"e{i}", ts=float(i),
+                             features={"x": float(i % 5)}, prediction=1.0) for i in range(30)]
+    good = {"model_id": model_id, "model_version": "1", "event_id": "g", "ts": 1.0, "prediction": 1.0}
+    bad = [
+        (b"{not json", DeadLetterReason.INVALID_JSON),
+        (b'{"model_id": "' + model_id.encode() + b'", "prediction": NaN}', DeadLetterReason.NON_FINITE_NUMBER),
+        (dumps({**good, "prediction": True}), DeadLetterReason.SCHEMA_VIOLATION),
+        (dumps({**good, "features": {f"f{i}": 1.0 for i in range(5000)}}), DeadLetterReason.SCHEMA_VIOLATION),
+        (b"\xff\xfe\xfd", DeadLetterReason.INVALID_JSON),
+        (b"[" * 5000 + b"]" * 5000, DeadLetterReason.INVALID_JSON),
+    ]
+    mixed_batch = dumps({"v": 1, "batch": [{**good, "event_id": "in-batch-ok"},
+                                           {**good, "event_id": "in-batch-bad", "ts": "yesterday"}]})
+    key = model_id.encode()
+    for i, event in enumerate(valid):
+        produce(settings, settings.topics.predictions, [event])
+        if i < len(bad):
+            produce_raw(settings, settings.topics.predictions, [bad[i][0]], key=key)
+    produce_raw(settings, settings.topics.predictions, [mixed_batch], key=key)
+
+    state = wait_for_events(settings, model_id, len(valid) + 1)
+    letters = collect(settings, settings.topics.dlq, DeadLetter, lambda d: d.key == model_id,  # type: ignore[attr-defined]
+                      until=lambda found: len(found) >= len(bad) + 1, timeout=60)
+    assert state.event_count == len(valid) + 1, "every valid event, including the good one in the batch"
+    by_payload = {d.payload(): d for d in letters}  # type: ignore[attr-defined]
+    for payload, reason in bad:
+        letter = by_payload[payload]
+        assert letter.reason == reason
+        assert letter.topic == settings.topics.predictions and letter.offset is not None and letter.detail
+    batch_letter = [d for d in letters if d.reason == DeadLetterReason.SCHEMA_VIOLATION  # type: ignore[attr-defined]
+                    and b"in-batch-bad" in d.payload()]  # type: ignore[attr-defined]
+    assert len(batch_letter) == 1 and "batch[1]" in batch_letter[0].detail  # type: ignore[attr-defined]
+    assert len(letters) == len(bad) + 1
