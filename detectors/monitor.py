@@ -209,6 +209,7 @@ class ModelMonitor:
         self.signals: dict[str, SignalMonitor] = {}
         self.references: dict[str, ReferenceStats] = {}
         self.retrain = RetrainState()
+        self.last_deployment_request: str | None = None
 
     def observe(self, event: PredictionEvent | FeatureEvent) -> MonitorOutput:
         """Feed one prediction or feature event; it takes the next event_index."""
@@ -246,14 +247,21 @@ class ModelMonitor:
         self._finish(out)
         return out
 
-    def reset(self, deployed: ModelDeployed) -> None:
-        """A new model version is live: forget detectors, windows, counters and retrain bookkeeping."""
+    def reset(self, deployed: ModelDeployed) -> bool:
+        """A new model version is live: forget detectors, windows, counters and retrain bookkeeping.
+
+        A deployment answering the same retrain request as the last one is a redelivery (a trainer
+        retried after a crash) and changes nothing; returns whether the reset happened."""
+        if deployed.request_id is not None and deployed.request_id == self.last_deployment_request:
+            return False
+        self.last_deployment_request = deployed.request_id
         self.model_version = deployed.model_version
         self.generation += 1
         self.event_count = 0
         self.signals = {}
         self.references = dict(deployed.reference or {})
         self.retrain = RetrainState()
+        return True
 
     def _update(self, signal: str, value: float, at: _Trigger, out: MonitorOutput) -> None:
         monitor = self.signals.get(signal)

@@ -85,6 +85,7 @@ class MonitorState(_State):
     references: dict[str, ReferenceStats]
     signals: list[SignalState]
     retrain: RetrainStateModel
+    last_deployment_request: str | None = None
 
 
 def monitor_state(monitor: ModelMonitor) -> MonitorState:
@@ -101,6 +102,7 @@ def monitor_state(monitor: ModelMonitor) -> MonitorState:
             last_request_id=monitor.retrain.last_request_id,
             requests=monitor.retrain.requests,
         ),
+        last_deployment_request=monitor.last_deployment_request,
     )
 
 
@@ -141,6 +143,7 @@ def restore_monitor(state: MonitorState, policy: ModelPolicy, *, clock: Clock | 
     monitor.generation = state.generation
     monitor.event_count = state.event_count
     monitor.references = dict(state.references)
+    monitor.last_deployment_request = state.last_deployment_request
     monitor.retrain = RetrainState(
         recent=[DriftRecord(r.signal, r.alert_id, r.ts) for r in state.retrain.recent],
         last_request_ts=state.retrain.last_request_ts,

@@ -1,13 +1,11 @@
 """Helpers for tests against the real broker, Redis and a real `driftline worker` process."""
 
+__all__ = ["WorkerProcess", "collect", "dumps", "monitor_state", "produce", "produce_raw", "signal_updates",
+           "wait_for_events", "wait_until"]
+
 import json
-import os
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Sequence
-from pathlib import Path
 
 import redis
 from confluent_kafka import Consumer, Producer, TopicPartition
@@ -15,64 +13,10 @@ from pydantic import BaseModel
 
 from agents.keys import RedisKeys
 from detectors.snapshot import MonitorState, open_snapshot
-from driftline.embedded import free_port
 from driftline.settings import Settings
+from driftline.worker_process import WorkerProcess
 from schemas import encode_batch, encode_event
 from schemas.events import InboundEvent
-
-WORKER_START_TIMEOUT = 90.0
-
-
-class WorkerProcess:
-    """`driftline worker` in a child process, configured only through the environment, as in production."""
-
-    def __init__(self, settings: Settings, log_path: Path) -> None:
-        self.settings = settings
-        self.log_path = log_path
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def environment(self) -> dict[str, str]:
-        s = self.settings
-        return {**os.environ, "DRIFTLINE_BROKER": s.broker, "DRIFTLINE_REDIS_URL": s.redis_url,
-                "DRIFTLINE_TOPIC_PREFIX": s.topic_prefix, "DRIFTLINE_KEY_PREFIX": s.key_prefix,
-                "DRIFTLINE_WEB_PORT": str(free_port()), "DRIFTLINE_PARTITIONS": str(s.partitions),
-                "DRIFTLINE_KAFKA_SESSION_TIMEOUT_SECONDS": str(s.kafka_session_timeout_seconds),
-                "DRIFTLINE_STATE_KEY": s.state_key.get_secret_value(),
-                **({"DRIFTLINE_CONFIG": str(s.config)} if s.config else {})}
-
-    def start(self, *, wait_ready: bool = True) -> "WorkerProcess":
-        log = self.log_path.open("ab")
-        self.process = subprocess.Popen([sys.executable, "-m", "driftline.cli", "worker"], env=self.environment(),
-                                        stdout=log, stderr=subprocess.STDOUT)
-        if wait_ready:
-            self.wait_ready()
-        return self
-
-    def wait_ready(self) -> None:
-        """Ready once it has handled a probe deployment (so it has joined the group and owns partitions)."""
-        probe = f"probe-{time.monotonic_ns()}"
-        from schemas import ModelDeployed
-
-        produce(self.settings, self.settings.topics.deployments,
-                [ModelDeployed(model_id=probe, model_version="0", ts=time.time())])
-        deadline = time.monotonic() + WORKER_START_TIMEOUT
-        while time.monotonic() < deadline:
-            if self.process is not None and self.process.poll() is not None:
-                raise RuntimeError(f"worker exited with {self.process.returncode}; log: {self.log_path}")
-            if monitor_state(self.settings, probe) is not None:
-                return
-            time.sleep(0.2)
-        raise TimeoutError(f"worker not ready within {WORKER_START_TIMEOUT}s; log: {self.log_path}")
-
-    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30.0) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.send_signal(sig)
-        try:
-            self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout)
 
 
 def produce(settings: Settings, topic: str, events: Sequence[InboundEvent], *, batch: int = 1) -> None:

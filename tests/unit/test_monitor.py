@@ -144,3 +144,13 @@ def test_regression_errors_use_the_loss_threshold(threshold: float | None, expec
     from detectors.signals import error_bit
 
     assert error_bit(10.0, 10.1, threshold) == expected
+
+
+def test_a_redelivered_deployment_for_the_same_request_does_not_reset_again() -> None:
+    monitor = ModelMonitor("m", adwin_policy())
+    deployed = ModelDeployed(model_id="m", model_version="2", ts=1.0, request_id="r-1")
+    assert monitor.reset(deployed) is True
+    for event in feature_events(two_regimes()[:50]):
+        monitor.observe(event)
+    assert monitor.reset(deployed) is False
+    assert monitor.event_count == 50 and monitor.generation == 1

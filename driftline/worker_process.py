@@ -1,0 +1,84 @@
+"""`driftline worker` as a child process, configured through the environment as in production.
+
+Used by `driftline demo` and by the integration tests, so both run the worker the way users do.
+"""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import redis
+from confluent_kafka import Producer
+
+from agents.keys import RedisKeys
+from driftline.embedded import free_port
+from driftline.settings import Settings
+from schemas import ModelDeployed, encode_event
+
+WORKER_START_TIMEOUT = 90.0
+
+
+class WorkerProcess:
+    def __init__(self, settings: Settings, log_path: Path) -> None:
+        self.settings = settings
+        self.log_path = log_path
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def environment(self) -> dict[str, str]:
+        s = self.settings
+        env = {**os.environ, "DRIFTLINE_BROKER": s.broker, "DRIFTLINE_REDIS_URL": s.redis_url,
+               "DRIFTLINE_TOPIC_PREFIX": s.topic_prefix, "DRIFTLINE_KEY_PREFIX": s.key_prefix,
+               "DRIFTLINE_WEB_PORT": str(free_port()), "DRIFTLINE_PARTITIONS": str(s.partitions),
+               "DRIFTLINE_KAFKA_SESSION_TIMEOUT_SECONDS": str(s.kafka_session_timeout_seconds),
+               "DRIFTLINE_STATE_KEY": s.state_key.get_secret_value()}
+        if s.config:
+            env["DRIFTLINE_CONFIG"] = str(s.config)
+        return env
+
+    def start(self, *, wait_ready: bool = True) -> "WorkerProcess":
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen([sys.executable, "-m", "driftline.cli", "worker"],
+                                            env=self.environment(), stdout=log, stderr=subprocess.STDOUT)
+        if wait_ready:
+            self.wait_ready()
+        return self
+
+    def wait_ready(self, timeout: float = WORKER_START_TIMEOUT) -> None:
+        """Ready once it has handled a probe deployment: it has joined the group and owns partitions."""
+        probe = f"probe-{time.time_ns()}"
+        producer = Producer(self.settings.kafka_client_config())
+        producer.produce(self.settings.topics.deployments, key=probe.encode(),
+                         value=encode_event(ModelDeployed(model_id=probe, model_version="0", ts=time.time())))
+        producer.flush(30)
+        client = redis.Redis.from_url(self.settings.redis_url, **self.settings.redis_client_options())
+        key = RedisKeys(self.settings.key_prefix).monitor(probe)
+        deadline = time.monotonic() + timeout
+        try:
+            while not client.exists(key):
+                if self.process is not None and self.process.poll() is not None:
+                    raise RuntimeError(f"the worker exited with {self.process.returncode}; see {self.log_path}")
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"the worker was not ready within {timeout}s; see {self.log_path}")
+                time.sleep(0.2)
+            client.delete(key)
+            client.srem(RedisKeys(self.settings.key_prefix).models, probe)
+        finally:
+            client.close()
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30.0) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(sig)
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout)
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
