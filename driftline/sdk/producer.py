@@ -45,6 +45,8 @@ class ProducerConfig(BaseModel):
     max_queue: int = Field(default=100_000, ge=1, description="events held before when_full applies")
     when_full: Literal["drop", "block"] = "drop"
     block_timeout_seconds: float = Field(default=5.0, gt=0)
+    max_buffer_kbytes: int = Field(default=65_536, ge=1, description="encoded bytes librdkafka may hold unsent")
+    delivery_timeout_seconds: float = Field(default=120.0, gt=0, description="then an envelope counts as failed")
 
 
 @dataclass(frozen=True)
@@ -89,8 +91,12 @@ class EventProducer:
             LabelEvent: topics.labels, ModelDeployed: topics.deployments,
         }
         self._queue: queue.Queue[object] = queue.Queue(maxsize=self.config.max_queue)
+        # Both buffers are bounded: the queue in events, librdkafka's in bytes. When the broker is away,
+        # librdkafka fills, the sender thread waits on it, the queue fills, and when_full applies.
         self._kafka = Producer({**self.settings.kafka_client_config(), "linger.ms": 5,
-                                "queue.buffering.max.kbytes": 262_144, "enable.idempotence": False})
+                                "queue.buffering.max.kbytes": self.config.max_buffer_kbytes,
+                                "message.timeout.ms": int(self.config.delivery_timeout_seconds * 1000),
+                                "enable.idempotence": False})
         self._flushed = threading.Condition()
         self._flush_generation = 0
         self._closed = False
@@ -144,17 +150,22 @@ class EventProducer:
 
     def flush(self, timeout: float = 30.0) -> int:
         """Send everything queued so far; returns the events still unconfirmed after `timeout`."""
+        deadline = time.monotonic() + timeout
         with self._flushed:
             target = self._flush_generation + 1
-        self._queue.put(_FLUSH)
-        deadline = time.monotonic() + timeout
+        try:
+            self._queue.put(_FLUSH, timeout=timeout)
+        except queue.Full:
+            return self._unconfirmed()
         with self._flushed:
             while self._flush_generation < target and time.monotonic() < deadline:
                 self._flushed.wait(max(0.0, deadline - time.monotonic()))
-        remaining = self._kafka.flush(max(0.0, deadline - time.monotonic()))
+        self._kafka.flush(max(0.0, deadline - time.monotonic()))
+        return self._unconfirmed()
+
+    def _unconfirmed(self) -> int:
         stats = self.stats.snapshot()
-        unconfirmed = stats["queued"] - stats["sent"] - stats["failed"]
-        return unconfirmed if remaining or unconfirmed else 0
+        return stats["queued"] - stats["sent"] - stats["failed"]
 
     async def aflush(self, timeout: float = 30.0) -> int:
         return await asyncio.get_running_loop().run_in_executor(None, self.flush, timeout)
@@ -164,8 +175,11 @@ class EventProducer:
             return 0
         remaining = self.flush(timeout)
         self._closed = True
-        self._queue.put(_STOP)
-        self._thread.join(timeout)
+        try:
+            self._queue.put(_STOP, timeout=1.0)
+            self._thread.join(timeout)
+        except queue.Full:
+            log.warning("closing with %d events undelivered", remaining)
         return remaining
 
     def __enter__(self) -> "EventProducer":

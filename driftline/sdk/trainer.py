@@ -8,7 +8,7 @@ request_id, so even that cannot reset the detectors twice.
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 
 import redis
 from confluent_kafka import Consumer, Producer
@@ -40,9 +40,13 @@ TrainFunction = Callable[[RetrainRequest], TrainedModel]
 
 
 class Trainer:
+    """Serves the retrain topic; `model_ids` limits it to some models (one trainer per model family)."""
+
     def __init__(self, train: TrainFunction, settings: Settings | None = None, *,
-                 group_id: str = "driftline-trainer", record_ttl_seconds: int = 30 * 86_400) -> None:
+                 group_id: str = "driftline-trainer", model_ids: Collection[str] | None = None,
+                 record_ttl_seconds: int = 30 * 86_400) -> None:
         self.train = train
+        self.model_ids = None if model_ids is None else frozenset(model_ids)
         self.settings = settings or Settings()
         self.record_ttl_seconds = record_ttl_seconds
         self._redis = redis.Redis.from_url(self.settings.redis_url, **self.settings.redis_client_options())
@@ -76,9 +80,10 @@ class Trainer:
                 log.error("skipping a retrain message that is not a RetrainRequest: %s", exc)
                 self._consumer.commit(message=message, asynchronous=False)
                 continue
-            self.handle(request)
+            if self.model_ids is None or request.model_id in self.model_ids:
+                self.handle(request)
+                done += 1
             self._consumer.commit(message=message, asynchronous=False)
-            done += 1
         return done
 
     def handle(self, request: RetrainRequest) -> ModelDeployed:
