@@ -121,9 +121,8 @@ def test_the_subscriber_commits_only_what_was_handled(settings: Settings) -> Non
             raise RuntimeError("handler crashed")
         seen.append(event.event_index)
 
-    with Subscriber(settings, group_id=group, from_beginning=True) as subscriber:
-        with pytest.raises(RuntimeError):
-            subscriber.run(fail_on_third, timeout=60)
+    with Subscriber(settings, group_id=group, from_beginning=True) as subscriber, pytest.raises(RuntimeError):
+        subscriber.run(fail_on_third, timeout=60)
     assert seen == [0, 1]
 
     with Subscriber(settings, group_id=group, from_beginning=True) as subscriber:
