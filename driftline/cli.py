@@ -95,6 +95,25 @@ def cmd_backtest(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
+    from confluent_kafka import KafkaException
+
+    from driftline.kafka_admin import ensure_topics
+    from driftline.replay import replay_file
+
+    try:
+        ensure_topics(settings, settings.topics.inbound(), partitions=settings.partitions, timeout=10)
+        result = replay_file(args.file, settings, speed=args.speed, rate=args.rate)
+    except (ValueError, OSError, RuntimeError, KafkaException) as exc:
+        print(f"driftline replay: {exc}", file=sys.stderr)
+        return 2
+    for bad in result.invalid[:10]:
+        print(f"invalid record {bad.location}: {bad.reason}", file=sys.stderr)
+    print(f"sent {result.sent} events, failed {result.failed}, invalid records {len(result.invalid)} "
+          f"in {result.seconds:.1f}s", file=sys.stderr)
+    return 0 if result.complete else 1
+
+
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     from detectors.config import ConfigError
     from driftline.worker import run_worker
@@ -176,6 +195,13 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Command]]:
     backtest.add_argument("--config", help="monitoring config, TOML or YAML (env DRIFTLINE_CONFIG)")
     backtest.add_argument("--out", help="write alerts here (JSON lines); default: standard output")
     commands["backtest"] = cmd_backtest
+
+    replay = sub.add_parser("replay", help="produce the events of a JSONL, CSV or Parquet file into Kafka")
+    replay.add_argument("file", help="events, in stream order")
+    _add_connection_flags(replay)
+    replay.add_argument("--speed", type=float, help="follow the events' ts gaps, this many times faster")
+    replay.add_argument("--rate", type=float, help="at most this many events per second")
+    commands["replay"] = cmd_replay
     return parser, commands
 
 

@@ -54,6 +54,24 @@ def read_events(path: Path | str) -> Iterator[InboundEvent | BadRecord]:
         raise ValueError(f"{path}: unsupported file type {suffix!r}; use .jsonl, .csv or .parquet")
 
 
+def count_records(path: Path | str) -> int | None:
+    """Records in the file (for a progress bar), without validating them; None if it cannot tell cheaply."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix in (".jsonl", ".ndjson", ".json"):
+        with path.open("rb") as lines:
+            return sum(1 for line in lines if line.strip())
+    if suffix == ".csv":
+        return sum(1 for _ in _csv_rows(path))
+    if suffix in (".parquet", ".pq"):
+        try:
+            import pyarrow.parquet as pq
+        except ImportError:
+            return None
+        return int(pq.ParquetFile(path).metadata.num_rows)
+    return None
+
+
 def _read_jsonl(path: Path) -> Iterator[InboundEvent | BadRecord]:
     with path.open("rb") as lines:
         for number, line in enumerate(lines, start=1):

@@ -1,0 +1,91 @@
+"""`driftline replay` into the real broker: the session's worker raises what a backtest of the file raises."""
+
+import csv
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from detectors.config import MonitoringConfig
+from driftline.backtest import backtest_file
+from driftline.cli import main
+from schemas import DriftAlert
+from tests.live import WorkerProcess, collect, wait_for_events
+from tests.streams import error_bits, two_regimes
+
+pytestmark = pytest.mark.integration
+
+
+def cli_env(worker: WorkerProcess, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in worker.environment().items():
+        if name.startswith("DRIFTLINE_"):
+            monkeypatch.setenv(name, value)
+
+
+def alert_signature(worker: WorkerProcess, model_id: str, expected: int) -> list[tuple[str, str, int, str]]:
+    settings = worker.settings
+    found = collect(settings, settings.topics.alerts, DriftAlert, lambda a: a.model_id == model_id,  # type: ignore[attr-defined]
+                    until=lambda found: len(found) >= expected, timeout=60)
+    return sorted((a.signal, a.detector, a.event_index, a.alert_id) for a in found)  # type: ignore[attr-defined]
+
+
+def backtest_signature(path: Path) -> list[tuple[str, str, int, str]]:
+    result = backtest_file(path, MonitoringConfig())
+    return sorted((a.signal, a.detector, a.event_index, a.alert_id) for a in result.alerts)
+
+
+def test_a_replayed_jsonl_file_raises_the_backtests_alerts_and_reports_its_bad_line(
+        live_worker: WorkerProcess, model_id: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from schemas import PredictionEvent
+
+    path = tmp_path / "stream.jsonl"
+    lines = [PredictionEvent(model_id=model_id, model_version="1", event_id=f"e{i}", ts=float(i),
+                             features={"x": v}, prediction=v).model_dump_json() for i, v in enumerate(two_regimes())]
+    lines.insert(500, '{"model_id": "broken", "prediction": "not closed"')
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    expected = backtest_signature(path)
+    assert {(s, i) for s, _, i, _ in expected} >= {("feature:x", 1023), ("prediction", 1006)}
+
+    cli_env(live_worker, monkeypatch)
+    assert main(["replay", str(path), "--rate", "20000"]) == 1  # one record could not be sent
+    report = capsys.readouterr().err
+    assert f"invalid record {path}:501" in report
+    assert "sent 2000 events, failed 0, invalid records 1" in report
+    wait_for_events(live_worker.settings, model_id, 2000)
+    assert alert_signature(live_worker, model_id, len(expected)) == expected
+
+
+def test_csv_and_parquet_files_replay_completely(live_worker: WorkerProcess, model_id: str, tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    rows = [{"model_id": f"{model_id}-csv", "model_version": "1", "event_id": f"e{i}", "ts": float(i),
+             "prediction": "a", "label": "b" if bit else "a"} for i, bit in enumerate(error_bits())]
+    csv_path = tmp_path / "errors.csv"
+    with csv_path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    parquet_path = tmp_path / "errors.parquet"
+    pq.write_table(pa.Table.from_pylist([{**row, "model_id": f"{model_id}-pq"} for row in rows]), parquet_path)
+
+    cli_env(live_worker, monkeypatch)
+    for path, model in ((csv_path, f"{model_id}-csv"), (parquet_path, f"{model_id}-pq")):
+        expected = backtest_signature(path)
+        assert ("error", "ddm", 1334) in {(s, d, i) for s, d, i, _ in expected}
+        assert main(["replay", str(path)]) == 0
+        assert "sent 2000 events, failed 0, invalid records 0" in capsys.readouterr().err
+        wait_for_events(live_worker.settings, model, 2000)
+        assert alert_signature(live_worker, model, len(expected)) == expected
+
+
+def test_replay_without_a_broker_fails_clearly(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    from driftline.embedded import free_port
+
+    path = tmp_path / "one.jsonl"
+    path.write_text('{"model_id":"m","model_version":"1","event_id":"e","ts":1,"prediction":1}\n', encoding="utf-8")
+    monkeypatch.setenv("DRIFTLINE_BROKER", f"kafka://127.0.0.1:{free_port()}")
+    assert main(["replay", str(path)]) == 2
+    assert "driftline replay:" in capsys.readouterr().err
