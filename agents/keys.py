@@ -8,7 +8,7 @@
 | `<p>early:<model>:<event_id>` | string | label that arrived before its prediction (JSON) | label TTL |
 | `<p>windows:<model>:<signal>` | list | last 100 closed tumbling windows (JSON), newest first | 7 days |
 | `<p>outbox:<model>` | hash | id -> alert / retrain request persisted but not yet confirmed on Kafka | none |
-| `<p>stats` | hash | counters: `events:<topic>`, `dead_letters:<reason>`, `alerts`, `retrain_requests`, ... | none |
+| `<p>stats` | hash | counters: `events:<topic>`, `dead_letters:<reason>`, `alerts`, `retrain_requests`, `stale_events`, `stale_labels` | none |
 """
 
 from dataclasses import dataclass

@@ -57,6 +57,8 @@ class BatchReport:
     dead_letters: list[DeadLetter] = field(default_factory=list)
     alerts: int = 0
     retrain_requests: int = 0
+    stale_events: int = 0
+    stale_labels: int = 0
 
 
 class BatchProcessor:
@@ -119,6 +121,8 @@ class BatchProcessor:
             write.count(f"dead_letters:{letter.reason.value}")
         write.count("alerts", report.alerts)
         write.count("retrain_requests", report.retrain_requests)
+        write.count("stale_events", report.stale_events)  # of a version a deployment replaced
+        write.count("stale_labels", report.stale_labels)  # for predictions made before the last reset
         await self._send_dead_letters(report.dead_letters)
         await self._retry(lambda: self.store.commit(write), "saving state to Redis")
         await self._send_outbox([(m, item) for m, w in write.models.items() for item in w.outbox])
@@ -200,6 +204,8 @@ class BatchProcessor:
             write.windows += out.windows
             report.alerts += len(out.alerts)
             report.retrain_requests += len(out.retrain_requests)
+            report.stale_events += out.stale_events
+            report.stale_labels += out.stale_labels
         return write
 
     async def _send_dead_letters(self, letters: list[DeadLetter]) -> None:

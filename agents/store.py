@@ -70,7 +70,8 @@ class BatchWrite:
     counters: dict[str, int] = field(default_factory=dict)
 
     def count(self, name: str, by: int = 1) -> None:
-        self.counters[name] = self.counters.get(name, 0) + by
+        if by:
+            self.counters[name] = self.counters.get(name, 0) + by
 
 
 def redis_client(settings: Settings) -> "aioredis.Redis":

@@ -62,6 +62,7 @@ class MonitorOutput:
     windows: list[WindowStats] = field(default_factory=list)
     pending: list[PendingPrediction] = field(default_factory=list)
     stale_labels: int = 0
+    stale_events: int = 0
 
     def extend(self, other: "MonitorOutput") -> None:
         self.alerts += other.alerts
@@ -69,6 +70,7 @@ class MonitorOutput:
         self.windows += other.windows
         self.pending += other.pending
         self.stale_labels += other.stale_labels
+        self.stale_events += other.stale_events
 
 
 @dataclass(frozen=True)
@@ -210,10 +212,18 @@ class ModelMonitor:
         self.references: dict[str, ReferenceStats] = {}
         self.retrain = RetrainState()
         self.last_deployment_request: str | None = None
+        self.retired_version: str | None = None
 
     def observe(self, event: PredictionEvent | FeatureEvent) -> MonitorOutput:
-        """Feed one prediction or feature event; it takes the next event_index."""
+        """Feed one prediction or feature event; it takes the next event_index.
+
+        Events of the version the last deployment replaced are counted as stale and skipped: they
+        were in flight when the service switched, and would otherwise show the fresh detectors the
+        old model's behaviour as if it were a change in the new one."""
         out = MonitorOutput()
+        if self.retired_version is not None and event.model_version == self.retired_version:
+            out.stale_events = 1
+            return out
         at = _Trigger(self.model_id, event.model_version, self.generation, self.event_count, event.event_id, event.ts)
         self.event_count += 1
         self.model_version = event.model_version
@@ -255,6 +265,8 @@ class ModelMonitor:
         if deployed.request_id is not None and deployed.request_id == self.last_deployment_request:
             return False
         self.last_deployment_request = deployed.request_id
+        if self.model_version and self.model_version != deployed.model_version:
+            self.retired_version = self.model_version
         self.model_version = deployed.model_version
         self.generation += 1
         self.event_count = 0

@@ -86,6 +86,7 @@ class MonitorState(_State):
     signals: list[SignalState]
     retrain: RetrainStateModel
     last_deployment_request: str | None = None
+    retired_version: str | None = None
 
 
 def monitor_state(monitor: ModelMonitor) -> MonitorState:
@@ -103,6 +104,7 @@ def monitor_state(monitor: ModelMonitor) -> MonitorState:
             requests=monitor.retrain.requests,
         ),
         last_deployment_request=monitor.last_deployment_request,
+        retired_version=monitor.retired_version,
     )
 
 
@@ -144,6 +146,7 @@ def restore_monitor(state: MonitorState, policy: ModelPolicy, *, clock: Clock | 
     monitor.event_count = state.event_count
     monitor.references = dict(state.references)
     monitor.last_deployment_request = state.last_deployment_request
+    monitor.retired_version = state.retired_version
     monitor.retrain = RetrainState(
         recent=[DriftRecord(r.signal, r.alert_id, r.ts) for r in state.retrain.recent],
         last_request_ts=state.retrain.last_request_ts,

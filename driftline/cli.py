@@ -58,15 +58,44 @@ def cmd_up(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
-    from driftline.embedded import EmbeddedBroker, EmbeddedRedis
-    from driftline.smoke import round_trip
+    import contextlib
+    import os
+    import uuid
 
-    with EmbeddedBroker() as broker, EmbeddedRedis(settings.redis_url) as store:
-        live = settings.with_overrides(broker=broker.url, redis_url=store.url)
-        print(f"broker {broker.url}, redis {store.url}", flush=True)
-        event = round_trip(live)
-        print(f"round trip ok: {event.model_dump_json()}", flush=True)
-    return 0
+    from driftline.demo import DemoPlan, run_demo, summary
+    from driftline.embedded import EmbeddedBroker, EmbeddedRedis
+    from driftline.kafka_admin import ensure_topics
+
+    configured = bool(args.broker or os.environ.get("DRIFTLINE_BROKER"))
+    with contextlib.ExitStack() as stack:
+        if configured:
+            live = settings
+        else:
+            broker = stack.enter_context(EmbeddedBroker())
+            store = stack.enter_context(EmbeddedRedis(settings.redis_url))
+            # A fresh broker restarts offsets at 0; Redis may be a shared server: own key space, removed after.
+            live = settings.with_overrides(broker=broker.url, redis_url=store.url)
+            live = live.model_copy(update={"key_prefix": f"driftline-demo-{uuid.uuid4().hex[:6]}:",
+                                           "kafka_session_timeout_seconds": 6.0})
+            stack.callback(_delete_keys, live)
+            print(f"embedded broker {broker.url} (Tansu), redis {store.url}", flush=True)
+        ensure_topics(live, live.topics.all(), partitions=live.partitions)
+        plan = DemoPlan(rate=args.rate)
+        report = run_demo(live, Path(args.out), plan, say=lambda line: print(line, flush=True))
+        print(summary(report), flush=True)
+    return 0 if report.loop_closed else 1
+
+
+def _delete_keys(settings: Settings) -> None:
+    import redis
+
+    client = redis.Redis.from_url(settings.redis_url, **settings.redis_client_options())
+    try:
+        keys = list(client.scan_iter(match=f"{settings.key_prefix}*", count=1000))
+        if keys:
+            client.delete(*keys)
+    finally:
+        client.close()
 
 
 def cmd_backtest(args: argparse.Namespace, settings: Settings) -> int:
@@ -170,6 +199,8 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Command]]:
 
     demo = sub.add_parser("demo", help="run the whole loop on the embedded default")
     _add_connection_flags(demo)
+    demo.add_argument("--out", default="driftline-demo", help="directory for the plot, models and worker log")
+    demo.add_argument("--rate", type=float, default=1_000.0, help="events per second the demo service sends")
     commands["demo"] = cmd_demo
     worker = sub.add_parser("worker", help="run the Faust worker that monitors the inbound topics")
     _add_connection_flags(worker)

@@ -18,8 +18,9 @@ def error_bits(seed: int = 42) -> list[int]:
     return rng.choices([0, 1], k=1000) + rng.choices([0, 1], k=1000, weights=[0.3, 0.7])
 
 
-def feature_events(values: Iterable[float], *, model_id: str = "m", name: str = "x") -> list[FeatureEvent]:
-    return [FeatureEvent(model_id=model_id, model_version="1", event_id=f"e{i}", ts=float(i), features={name: v})
+def feature_events(values: Iterable[float], *, model_id: str = "m", name: str = "x",
+                   version: str = "1") -> list[FeatureEvent]:
+    return [FeatureEvent(model_id=model_id, model_version=version, event_id=f"e{i}", ts=float(i), features={name: v})
             for i, v in enumerate(values)]
 
 

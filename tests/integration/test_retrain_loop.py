@@ -9,7 +9,7 @@ import pytest
 from driftline.sdk import EventProducer, Subscriber, TrainedModel, Trainer
 from driftline.worker_process import WorkerProcess
 from schemas import DriftAlert, ModelDeployed, RetrainRequest
-from tests.live import monitor_state, wait_until
+from tests.live import monitor_state, wait_for_events, wait_until
 from tests.streams import error_bits
 
 pytestmark = pytest.mark.integration
@@ -55,6 +55,14 @@ def test_concept_drift_is_retrained_and_the_deployment_resets_the_detectors(live
         state = monitor_state(settings, model_id)
         assert state is not None
         assert (state.model_version, state.event_count, state.signals) == ("1-retrained", 0, [])
+
+        # Events the old version sent while the switch happened are counted as stale, not monitored.
+        with EventProducer(settings) as producer:
+            for i in range(20):
+                producer.log_prediction(model_id, "1", {}, prediction="a", label="b", event_id=f"late{i}")
+            for i in range(30):
+                producer.log_prediction(model_id, "1-retrained", {}, prediction="a", label="a", event_id=f"new{i}")
+        assert wait_for_events(settings, model_id, 30).event_count == 30
 
         # A redelivered request is not trained again, and its re-announcement does not reset twice.
         again = trainer.handle(requests[0])

@@ -8,7 +8,6 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 
 from driftline.kafka_admin import ensure_topics
 from driftline.settings import Settings
-from driftline.smoke import round_trip
 from schemas import PredictionEvent, decode_events, encode_event
 
 pytestmark = pytest.mark.integration
@@ -41,9 +40,3 @@ def test_redis_keeps_what_is_written(settings: Settings, redis_client: "redis.Re
     key = f"{settings.key_prefix}probe"
     redis_client.set(key, b"value")
     assert redis_client.get(key) == b"value"
-
-
-def test_smoke_round_trip_uses_both_services(settings: Settings, redis_client: "redis.Redis") -> None:
-    event = round_trip(settings)
-    assert event.model_id == "smoke-model"
-    assert redis_client.get(f"{settings.key_prefix}smoke:{event.event_id}") is not None

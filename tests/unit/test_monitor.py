@@ -89,8 +89,21 @@ def test_a_deployment_resets_detectors_counters_and_event_index() -> None:
     fleet.handle(ModelDeployed(model_id="m", model_version="2", ts=2000.0))
     monitor = fleet.monitor("m")
     assert (monitor.event_count, monitor.signals, monitor.model_version) == (0, {}, "2")
-    after = [a for e in feature_events(values) for a in fleet.handle(e).alerts]
+    after = [a for e in feature_events(values, version="2") for a in fleet.handle(e).alerts]
     assert [a.event_index for a in after] == [1023]
+
+
+def test_events_of_the_replaced_version_are_stale_after_a_deployment() -> None:
+    """In flight when the service switched: they must not look like a change in the new version."""
+    monitor = ModelMonitor("m", adwin_policy())
+    for event in feature_events([0.0] * 10):
+        monitor.observe(event)
+    monitor.reset(ModelDeployed(model_id="m", model_version="2", ts=20.0))
+    stale = [monitor.observe(e).stale_events for e in feature_events([5.0] * 5)]
+    fresh = [monitor.observe(e).stale_events for e in feature_events([0.0] * 3, version="2")]
+    canary = monitor.observe(feature_events([0.0], version="canary")[0]).stale_events
+    assert (stale, fresh, canary) == ([1] * 5, [0] * 3, 0)
+    assert monitor.event_count == 4 and monitor.retired_version == "1"
 
 
 def test_a_label_for_a_prediction_made_before_a_deployment_is_stale() -> None:

@@ -110,3 +110,13 @@ def test_a_signal_whose_rule_changed_starts_afresh_after_restore() -> None:
     assert "prediction" not in restored.signals
     assert restored.signals["feature:f0"].updates == 200
     assert restored.event_count == 200
+
+
+def test_deployment_bookkeeping_survives_a_restore() -> None:
+    from schemas import ModelDeployed
+
+    monitor = ModelMonitor("m", MonitoringConfig().defaults)
+    monitor.observe(w1_events(1)[0])
+    monitor.reset(ModelDeployed(model_id="m", model_version="2", ts=1.0, request_id="r-9"))
+    restored = decode_snapshot(encode_snapshot(monitor, KEY), KEY, MonitoringConfig().defaults)
+    assert (restored.retired_version, restored.last_deployment_request, restored.generation) == ("1", "r-9", 1)
