@@ -3,6 +3,7 @@
 #   ./dev.sh demo      the whole drift -> alert -> retrain -> deploy loop on the embedded default
 #   ./dev.sh test      the test suite (extra args go to pytest)
 #   ./dev.sh lint      ruff and mypy
+#   ./dev.sh bench     the W1 benchmarks (loadtests/README.md); extra args go to the harness
 #   ./dev.sh <cmd>     any driftline subcommand, e.g. ./dev.sh up
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -22,5 +23,6 @@ shift || true
 case "$cmd" in
   test) exec .venv/bin/python -m pytest "$@" ;;
   lint) .venv/bin/ruff check . && exec .venv/bin/mypy ;;
+  bench) exec .venv/bin/python -m loadtests.harness "$@" ;;
   *) exec .venv/bin/driftline "$cmd" "$@" ;;
 esac

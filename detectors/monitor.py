@@ -11,6 +11,7 @@ import hashlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from pydantic import BaseModel, ConfigDict
 
@@ -73,9 +74,8 @@ class MonitorOutput:
         self.stale_events += other.stale_events
 
 
-@dataclass(frozen=True)
-class _Trigger:
-    """Where in the model's stream an update happened."""
+class _Trigger(NamedTuple):
+    """Where in the model's stream an update happened (a tuple: one is made per event)."""
 
     model_id: str
     model_version: str
@@ -125,7 +125,7 @@ class SignalMonitor:
             closed = self.windows.add(value, at.event_index, at.ts)
             if closed is not None and self.policy.windows.enabled:
                 out.windows.append(closed)
-            if self.windows.reference_ready and any(s.awaiting_calibration for s in self.slots):
+            if self.windows.reference_ready and any([s.awaiting_calibration for s in self.slots]):
                 mean, std = self.windows.reference_mean_std()
                 self._calibrate(mean, std, replay=self.windows.reference.values().tolist())
                 return

@@ -97,15 +97,19 @@ class SignalWindows:
 
     def add(self, value: float, event_index: int, ts: float) -> WindowStats | None:
         """Record a value; return the window's statistics when this value closes it."""
-        if not self.reference.full:
-            self.reference.append(value)
-            if self.reference.full:
+        reference = self.reference
+        if reference.length < reference.data.size:
+            reference.data[reference.length] = value
+            reference.length += 1
+            if reference.length == reference.data.size:
                 self._freeze_reference()
             return None
-        if self.current.length == 0:
+        current = self.current
+        if current.length == 0:
             self.first_index, self.from_ts = event_index, ts
-        self.current.append(value)
-        if not self.current.full:
+        current.data[current.length] = value
+        current.length += 1
+        if current.length < current.data.size:
             return None
         stats = self._close(event_index, ts)
         self.current.length = 0

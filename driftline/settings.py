@@ -36,6 +36,8 @@ class Settings(BaseSettings):
         description="consumer group session timeout; Tansu admits a member after about half of it")
     worker_batch_messages: int = Field(default=500, ge=1, description="Kafka messages the worker handles at once")
     worker_batch_seconds: float = Field(default=0.05, gt=0, description="longest wait to fill a batch")
+    worker_fetch_max_wait_seconds: float = Field(
+        default=0.05, gt=0, le=5, description="longest a fetch waits at the broker for data (Faust fixes 1.5 s)")
     web_host: str = Field(default="127.0.0.1", description="bind address of the worker's HTTP endpoint")
     web_port: int = Field(default=6066, ge=0, le=65_535, description="worker HTTP port (health; 0 disables)")
     worker_data_dir: Path | None = Field(default=None, description="Faust's local data dir (default: temp dir)")
