@@ -16,6 +16,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from schemas.events import FeatureEvent, InboundEvent, LabelEvent, ModelDeployed, PredictionEvent
+from schemas.types import int_as_float
 
 ROW_FIELDS = ("model_id", "model_version", "event_id", "ts", "prediction", "label")
 
@@ -120,7 +121,7 @@ def _read_rows(path: Path, rows: Iterator[dict[str, Any]]) -> Iterator[InboundEv
 
 def _row_event(row: dict[str, Any]) -> InboundEvent:
     fields = {key: row.get(key) for key in ROW_FIELDS}
-    features = {key: _number(value) for key, value in row.items() if key not in ROW_FIELDS}
+    features = {key: int_as_float(value) for key, value in row.items() if key not in ROW_FIELDS}
     for key in ("model_id", "model_version", "event_id"):
         value = fields[key]
         if isinstance(value, float) and value.is_integer():
@@ -129,16 +130,9 @@ def _row_event(row: dict[str, Any]) -> InboundEvent:
               "event_id": fields["event_id"], "ts": fields["ts"], "features": features}
     if fields["prediction"] is None:
         return FeatureEvent.model_validate(common)
-    label = _number(fields["label"])
-    return PredictionEvent.model_validate({**common, "prediction": _number(fields["prediction"]),
+    label = int_as_float(fields["label"])
+    return PredictionEvent.model_validate({**common, "prediction": int_as_float(fields["prediction"]),
                                            **({"label": label} if label is not None else {})})
-
-
-def _number(value: Any) -> Any:
-    """Integers become floats (the schema's numbers are floats; bools stay refused)."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
-    return value
 
 
 def _short(exc: Exception) -> str:

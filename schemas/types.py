@@ -1,7 +1,7 @@
 """Constrained field types shared by every event."""
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from pydantic import AfterValidator, BeforeValidator, Field, StrictFloat, StringConstraints
 
@@ -62,3 +62,15 @@ Timestamp = Annotated[
     AfterValidator(_check_timestamp_range),
     Field(description="Epoch seconds (UTC); RFC 3339 text is accepted on input."),
 ]
+
+
+_Value = TypeVar("_Value")
+
+
+def int_as_float(value: int | _Value) -> float | _Value:
+    """Integers become floats: the schemas' numbers are strict floats, and a bool stays a bool to be refused.
+
+    For callers that build events from Python values or CSV/Parquet rows, where 3 means 3.0."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    return value

@@ -29,7 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from driftline.settings import Settings
 from schemas import encode_event
 from schemas.events import FeatureEvent, InboundEvent, LabelEvent, ModelDeployed, PredictionEvent, ReferenceStats
-from schemas.types import FeatureValue, Target
+from schemas.types import FeatureValue, Target, int_as_float
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +111,7 @@ class EventProducer:
         """Log one prediction; returns its event_id (pass it to log_label when the truth is known)."""
         event = PredictionEvent(model_id=model_id, model_version=model_version, event_id=event_id or _new_id(),
                                 ts=time.time() if ts is None else ts, features=_numbers(features),
-                                prediction=_number(prediction), label=None if label is None else _number(label))
+                                prediction=int_as_float(prediction), label=int_as_float(label))
         self.send(event)
         return event.event_id
 
@@ -123,7 +123,7 @@ class EventProducer:
         return event.event_id
 
     def log_label(self, model_id: str, event_id: str, label: Target | int, *, ts: float | None = None) -> None:
-        self.send(LabelEvent(model_id=model_id, event_id=event_id, label=_number(label),
+        self.send(LabelEvent(model_id=model_id, event_id=event_id, label=int_as_float(label),
                              ts=time.time() if ts is None else ts))
 
     def log_deployment(self, model_id: str, model_version: str, *,
@@ -277,10 +277,5 @@ def _new_id() -> str:
     return uuid.uuid4().hex
 
 
-def _number(value: Target | int) -> Target:
-    return float(value) if isinstance(value, int) and not isinstance(value, bool) else value  # type: ignore[return-value]
-
-
 def _numbers(features: Mapping[str, FeatureValue | int]) -> dict[str, FeatureValue]:
-    return {name: _number(value) if isinstance(value, int) and not isinstance(value, bool) else value  # type: ignore[misc]
-            for name, value in features.items()}
+    return {name: int_as_float(value) for name, value in features.items()}
