@@ -81,7 +81,7 @@ def create_app(settings: Settings, config: MonitoringConfig) -> faust.App:
         broker=faust_broker_url(settings),
         broker_credentials=faust_credentials(settings),
         broker_session_timeout=settings.kafka_session_timeout_seconds,
-        broker_heartbeat_interval=min(1.0, settings.kafka_session_timeout_seconds / 5),
+        broker_heartbeat_interval=settings.kafka_heartbeat_interval_seconds,
         consumer_auto_offset_reset="earliest",
         key_serializer="raw",
         value_serializer="raw",

@@ -66,9 +66,7 @@ class ExampleTap:
 
     def __init__(self, settings: Settings, store: ExampleStore, group_id: str = "driftline-reference-tap") -> None:
         self.store = store
-        self.consumer = Consumer({**settings.kafka_client_config(), "group.id": group_id,
-                                  "auto.offset.reset": "earliest",
-                                  "session.timeout.ms": int(settings.kafka_session_timeout_seconds * 1000)})
+        self.consumer = Consumer(settings.kafka_group_config(group_id, auto_commit=True))
         self.consumer.subscribe([settings.topics.predictions])
         self.stopped = threading.Event()
         self.thread = threading.Thread(target=self._run, name="example-tap", daemon=True)

@@ -74,6 +74,23 @@ class Settings(BaseSettings):
     def uses_insecure_state_key(self) -> bool:
         return self.state_key.get_secret_value() == INSECURE_DEV_STATE_KEY
 
+    @property
+    def kafka_heartbeat_interval_seconds(self) -> float:
+        """Frequent heartbeats, so a member is known alive well inside the session timeout."""
+        return min(1.0, self.kafka_session_timeout_seconds / 5)
+
+    def kafka_group_config(self, group_id: str, *, from_beginning: bool = True,
+                           auto_commit: bool = False) -> dict[str, Any]:
+        """A confluent-kafka group consumer with the connection options and the group timing."""
+        return {
+            **self.kafka_client_config(),
+            "group.id": group_id,
+            "enable.auto.commit": auto_commit,
+            "auto.offset.reset": "earliest" if from_beginning else "latest",
+            "session.timeout.ms": int(self.kafka_session_timeout_seconds * 1000),
+            "heartbeat.interval.ms": int(self.kafka_heartbeat_interval_seconds * 1000),
+        }
+
     def kafka_client_config(self) -> dict[str, Any]:
         """librdkafka (confluent-kafka) connection and security options shared by every client."""
         conf: dict[str, Any] = {

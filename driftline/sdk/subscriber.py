@@ -31,14 +31,7 @@ class Subscriber:
         for stream in streams:
             topic, model = catalog[stream]
             self._types[topic] = model
-        self._consumer = Consumer({
-            **self.settings.kafka_client_config(),
-            "group.id": group_id,
-            "enable.auto.commit": False,
-            "auto.offset.reset": "earliest" if from_beginning else "latest",
-            "session.timeout.ms": int(self.settings.kafka_session_timeout_seconds * 1000),
-            "heartbeat.interval.ms": int(min(1.0, self.settings.kafka_session_timeout_seconds / 5) * 1000),
-        })
+        self._consumer = Consumer(self.settings.kafka_group_config(group_id, from_beginning=from_beginning))
         self._consumer.subscribe(list(self._types))
         self.skipped = 0
 

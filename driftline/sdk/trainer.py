@@ -50,15 +50,7 @@ class Trainer:
         self.settings = settings or Settings()
         self.record_ttl_seconds = record_ttl_seconds
         self._redis = redis.Redis.from_url(self.settings.redis_url, **self.settings.redis_client_options())
-        self._consumer = Consumer({
-            **self.settings.kafka_client_config(),
-            "group.id": group_id,
-            "enable.auto.commit": False,
-            "auto.offset.reset": "earliest",
-            "session.timeout.ms": int(self.settings.kafka_session_timeout_seconds * 1000),
-            "heartbeat.interval.ms": int(min(1.0, self.settings.kafka_session_timeout_seconds / 5) * 1000),
-            "max.poll.interval.ms": 3_600_000,
-        })
+        self._consumer = Consumer({**self.settings.kafka_group_config(group_id), "max.poll.interval.ms": 3_600_000})
         self._consumer.subscribe([self.settings.topics.retrain])
         self._producer = Producer(self.settings.kafka_client_config())
         self.deployed: list[ModelDeployed] = []
