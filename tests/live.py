@@ -1,12 +1,13 @@
 """Helpers for tests against the real broker, Redis and a real `driftline worker` process."""
 
-__all__ = ["WorkerProcess", "collect", "dumps", "monitor_state", "produce", "produce_raw", "signal_updates",
+__all__ = ["WorkerProcess", "cli_env", "collect", "dumps", "monitor_state", "produce", "produce_raw", "signal_updates",
            "wait_for_events", "wait_until"]
 
 import json
 import time
 from collections.abc import Callable, Sequence
 
+import pytest
 import redis
 from confluent_kafka import Consumer, Producer, TopicPartition
 from pydantic import BaseModel
@@ -96,3 +97,10 @@ def wait_for_events(settings: Settings, model_id: str, count: int, timeout: floa
 
 def dumps(obj: object) -> bytes:
     return json.dumps(obj).encode()
+
+
+def cli_env(worker: WorkerProcess, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Point `driftline` commands and SDK classes run in this test at the session's worker."""
+    for name, value in worker.environment().items():
+        if name.startswith("DRIFTLINE_"):
+            monkeypatch.setenv(name, value)

@@ -4,16 +4,10 @@ import pytest
 
 from driftline.cli import main
 from schemas import DriftAlert
-from tests.live import WorkerProcess, produce, wait_for_events
+from tests.live import WorkerProcess, cli_env, produce, wait_for_events
 from tests.streams import two_regimes
 
 pytestmark = pytest.mark.integration
-
-
-def cli_env(worker: WorkerProcess, monkeypatch: pytest.MonkeyPatch) -> None:
-    for name, value in worker.environment().items():
-        if name.startswith("DRIFTLINE_"):
-            monkeypatch.setenv(name, value)
 
 
 def test_status_shows_each_signal_of_a_model(live_worker: WorkerProcess, model_id: str,

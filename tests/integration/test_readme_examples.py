@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from driftline.worker_process import WorkerProcess
+from tests.live import cli_env
 
 pytestmark = pytest.mark.integration
 
@@ -22,9 +23,7 @@ def test_the_readme_has_examples_to_run() -> None:
 
 def test_the_readme_examples_run(live_worker: WorkerProcess, monkeypatch: pytest.MonkeyPatch,
                                  capsys: pytest.CaptureFixture[str]) -> None:
-    for name, value in live_worker.environment().items():
-        if name.startswith("DRIFTLINE_"):
-            monkeypatch.setenv(name, value)
+    cli_env(live_worker, monkeypatch)
     namespace: dict[str, object] = {"__name__": "readme"}
     for number, block in enumerate(python_blocks(), start=1):
         try:

@@ -11,16 +11,10 @@ from detectors.config import MonitoringConfig
 from driftline.backtest import backtest_file
 from driftline.cli import main
 from schemas import DriftAlert
-from tests.live import WorkerProcess, collect, wait_for_events
+from tests.live import WorkerProcess, cli_env, collect, wait_for_events
 from tests.streams import error_bits, two_regimes
 
 pytestmark = pytest.mark.integration
-
-
-def cli_env(worker: WorkerProcess, monkeypatch: pytest.MonkeyPatch) -> None:
-    for name, value in worker.environment().items():
-        if name.startswith("DRIFTLINE_"):
-            monkeypatch.setenv(name, value)
 
 
 def alert_signature(worker: WorkerProcess, model_id: str, expected: int) -> list[tuple[str, str, int, str]]:
