@@ -16,7 +16,9 @@ import faust
 from faust import web
 
 from agents.keys import RedisKeys
+from agents.metrics import CONTENT_TYPE_LATEST, WorkerMetrics
 from agents.processor import BatchProcessor, InboundMessage
+from agents.published import KafkaPublishedLog
 from agents.store import StateStore, redis_client
 from detectors.config import MonitoringConfig
 from driftline.settings import Settings
@@ -67,6 +69,20 @@ def _shorten_fetch_wait(app: faust.App, seconds: float) -> None:
         log.warning("could not shorten the consumer's fetch wait: Faust or aiokafka internals changed")
 
 
+def _record_lag(app: faust.App, metrics: WorkerMetrics, events: Any) -> None:
+    """Lag after the batch: the partition's end as of the last fetch, minus the next offset to read."""
+    last: dict[Any, int] = {}
+    for event in events:
+        last[event.message.tp] = max(last.get(event.message.tp, -1), event.message.offset)
+    for tp, offset in last.items():
+        try:
+            end = app.consumer.highwater(tp)
+        except Exception:  # the end is unknown until the first fetch answers; lag is best effort
+            continue
+        if end is not None:
+            metrics.consumer_lag.labels(tp.topic, str(tp.partition)).set(max(0, end - offset - 1))
+
+
 def app_id_for(settings: Settings) -> str:
     """The consumer group: one per topic prefix, so separate deployments never share offsets."""
     return f"{settings.topic_prefix}worker".replace(".", "-").strip("-") or "driftline-worker"
@@ -95,7 +111,9 @@ def create_app(settings: Settings, config: MonitoringConfig) -> faust.App:
         web_bind=settings.web_host,
     )
     store = StateStore(redis_client(settings), RedisKeys(settings.key_prefix), settings.label_ttl_seconds)
-    processor = BatchProcessor(settings, config, store, FaustPublisher(app))
+    metrics = WorkerMetrics()
+    processor = BatchProcessor(settings, config, store, FaustPublisher(app), metrics=metrics,
+                               published=KafkaPublishedLog(settings))
     inbound = app.topic(*settings.topics.inbound(), key_type=bytes, value_type=bytes)
 
     @app.agent(inbound, name="monitor")
@@ -105,6 +123,7 @@ def create_app(settings: Settings, config: MonitoringConfig) -> faust.App:
                 InboundMessage(e.message.topic, e.message.partition, e.message.offset, e.message.key, e.message.value)
                 for e in events
             ])
+            _record_lag(app, metrics, events)
 
     @app.on_partitions_assigned.connect
     async def on_assigned(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
@@ -116,7 +135,23 @@ def create_app(settings: Settings, config: MonitoringConfig) -> faust.App:
 
     @app.page("/health")
     async def health(view: web.View, request: web.Request) -> web.Response:
-        response: web.Response = view.json({"status": "ok", "app": app_id})
+        """Liveness: the worker's event loop answers. An outage does not fail it (restarting would not help)."""
+        response: web.Response = view.json({"status": "ok", "app": app_id, "waiting_for": processor.outage})
+        return response
+
+    @app.page("/ready")
+    async def ready(view: web.View, request: web.Request) -> web.Response:
+        """Readiness: 503 while the worker waits for Redis or Kafka, or before it owns any partition."""
+        assigned = len(app.consumer.assignment()) if app.consumer is not None else 0
+        problem = processor.outage or (None if assigned else "no partitions assigned yet")
+        body = {"status": "ready" if problem is None else "not ready", "partitions": assigned, "problem": problem}
+        response: web.Response = view.json(body, status=200 if problem is None else 503)
+        return response
+
+    @app.page("/metrics")
+    async def metrics_page(view: web.View, request: web.Request) -> web.Response:
+        response: web.Response = view.bytes(metrics.exposition(),  # aiohttp refuses a charset in content_type=
+                                                    headers={"Content-Type": CONTENT_TYPE_LATEST})
         return response
 
     app.conf.driftline_processor = processor  # type: ignore[attr-defined]

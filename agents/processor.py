@@ -14,13 +14,17 @@ consumer can see is an alert re-sent after Kafka confirmed it but before the out
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence, Set
 from dataclasses import dataclass, field
-from typing import Protocol, TypeVar
+from typing import Literal, Protocol, TypeVar
 
 import redis
+from confluent_kafka import KafkaException
 
+from agents import system_alerts
 from agents.label_buffer import BatchLabelBuffer, Key
+from agents.metrics import WorkerMetrics
 from agents.store import BatchWrite, ModelWrite, Offsets, OutboxItem, StateStore, partition_key
 from detectors.config import MonitoringConfig
 from detectors.fleet import MonitorFleet
@@ -29,7 +33,7 @@ from detectors.snapshot import SnapshotError, decode_snapshot, encode_snapshot
 from driftline.settings import Settings
 from schemas.codec import DecodeError, decode_batch_elements, decode_events, encode_event
 from schemas.dead_letter import DeadLetter, DeadLetterReason
-from schemas.events import FeatureEvent, InboundEvent, LabelEvent, ModelDeployed, PredictionEvent
+from schemas.events import DriftAlert, FeatureEvent, InboundEvent, LabelEvent, ModelDeployed, PredictionEvent
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -49,6 +53,11 @@ class Publisher(Protocol):
         """Queue one message; the returned awaitable completes when Kafka confirms it."""
 
 
+class PublishedLog(Protocol):
+    async def find(self, ids_by_topic: Mapping[str, Set[str]]) -> set[str]:
+        """The ids, among those given per topic, that the topic already holds."""
+
+
 @dataclass
 class BatchReport:
     messages: int = 0
@@ -56,6 +65,7 @@ class BatchReport:
     skipped_replays: int = 0
     dead_letters: list[DeadLetter] = field(default_factory=list)
     alerts: int = 0
+    system_alerts: int = 0
     retrain_requests: int = 0
     stale_events: int = 0
     stale_labels: int = 0
@@ -63,7 +73,8 @@ class BatchReport:
 
 class BatchProcessor:
     def __init__(self, settings: Settings, config: MonitoringConfig, store: StateStore, publisher: Publisher,
-                 *, clock: Clock | None = None, retry_max_seconds: float = 5.0) -> None:
+                 *, clock: Clock | None = None, retry_max_seconds: float = 5.0,
+                 metrics: WorkerMetrics | None = None, published: PublishedLog | None = None) -> None:
         self.settings = settings
         self.topics = settings.topics
         self.config = config
@@ -80,17 +91,33 @@ class BatchProcessor:
         }
         self.retry_max_seconds = retry_max_seconds
         self.reset_snapshots = 0
+        self.metrics = metrics or WorkerMetrics()
+        self.published = published
+        self.outage: str | None = None  # what the worker is waiting for, while Redis or Kafka is down
+        self.system_alerts: dict[str, DriftAlert] = {}  # raised while loading, published with the next write
 
     def forget_models(self) -> None:
         """Drop cached monitors (on rebalance): the next owner reloads them from Redis."""
         self.fleet.monitors.clear()
         self.offsets.clear()
+        self.system_alerts.clear()  # the snapshot was not rewritten: the next owner refuses it again
 
     async def process(self, messages: Sequence[InboundMessage]) -> BatchReport:
+        with self.metrics.batch_seconds.time():
+            return await self._process(messages)
+
+    async def _process(self, messages: Sequence[InboundMessage]) -> BatchReport:
         report = BatchReport(messages=len(messages))
+        taken_in: dict[tuple[str, str], int] = {}
+        clock = time.perf_counter
+        update_seconds = self.metrics.detector_update_seconds
         write = BatchWrite()
         decoded = self._decode(messages, report)
-        await self._ensure_loaded({e.model_id for _, events in decoded for e in events})
+        first_events: dict[str, InboundEvent] = {}
+        for _, events in decoded:
+            for event in events:
+                first_events.setdefault(event.model_id, event)
+        await self._ensure_loaded(first_events)
         buffer = await self._label_buffer(decoded)
         self.fleet.labels = buffer
         outputs: dict[str, list[MonitorOutput]] = {}
@@ -103,7 +130,9 @@ class BatchProcessor:
                     report.skipped_replays += 1
                     continue
                 try:
+                    started = clock()
                     outputs.setdefault(event.model_id, []).append(self.fleet.handle(event))
+                    update_seconds.observe(clock() - started)
                 except Exception as exc:  # a bug must not stop the worker; the message is kept
                     log.exception("processing %s failed", _where(message))
                     report.dead_letters.append(_dead_letter(message, DeadLetterReason.PROCESSING_ERROR,
@@ -111,22 +140,37 @@ class BatchProcessor:
                     break
                 applied.add(event.model_id)
                 report.events += 1
+                taken_in[(message.topic, event.model_id)] = taken_in.get((message.topic, event.model_id), 0) + 1
             for model_id in applied:
                 self.offsets[model_id][tp] = message.offset
             write.count(f"events:{message.topic}", len(events))
         write.labels = buffer.changes
+        for model_id in self.system_alerts:
+            outputs.setdefault(model_id, [])
         for model_id, model_outputs in outputs.items():
             write.models[model_id] = self._model_write(model_id, model_outputs, report)
         for letter in report.dead_letters:
             write.count(f"dead_letters:{letter.reason.value}")
         write.count("alerts", report.alerts)
+        write.count("system_alerts", report.system_alerts)
         write.count("retrain_requests", report.retrain_requests)
         write.count("stale_events", report.stale_events)  # of a version a deployment replaced
         write.count("stale_labels", report.stale_labels)  # for predictions made before the last reset
         await self._send_dead_letters(report.dead_letters)
-        await self._retry(lambda: self.store.commit(write), "saving state to Redis")
+        await self._retry(lambda: self.store.commit(write), "saving state to Redis", "redis")
         await self._send_outbox([(m, item) for m, w in write.models.items() for item in w.outbox])
+        self._count(report, taken_in)
         return report
+
+    def _count(self, report: BatchReport, taken_in: dict[tuple[str, str], int]) -> None:
+        """Metrics move only once the batch is saved, so they count what a crash cannot take back."""
+        m = self.metrics
+        for (topic, model_id), count in taken_in.items():
+            m.events_in.labels(topic, model_id).inc(count)
+        for letter in report.dead_letters:
+            m.dead_letters.labels(letter.reason.value).inc()
+        if report.skipped_replays:
+            m.skipped_replays.inc(report.skipped_replays)
 
     def _decode(self, messages: Sequence[InboundMessage], report: BatchReport
                 ) -> list[tuple[InboundMessage, list[InboundEvent]]]:
@@ -158,11 +202,11 @@ class BatchProcessor:
             decoded.append((message, known))
         return decoded
 
-    async def _ensure_loaded(self, model_ids: set[str]) -> None:
-        missing = model_ids - self.offsets.keys()
+    async def _ensure_loaded(self, first_events: dict[str, InboundEvent]) -> None:
+        missing = first_events.keys() - self.offsets.keys()
         if not missing:
             return
-        saved = await self._retry(lambda: self.store.load_models(missing), "loading state from Redis")
+        saved = await self._retry(lambda: self.store.load_models(missing), "loading state from Redis", "redis")
         owed = []
         for model_id, model in saved.items():
             self.offsets[model_id] = dict(model.offsets)
@@ -175,8 +219,14 @@ class BatchProcessor:
                                                                 clock=self.fleet.clock)
             except SnapshotError as exc:
                 self.reset_snapshots += 1
-                log.error("model %s: its saved state is refused (%s); monitoring it afresh", model_id, exc)
-        await self._send_outbox(owed)
+                self.metrics.snapshot_resets.labels(model_id).inc()
+                log.error("model %s: its saved detector state is refused (%s); monitoring it from scratch and "
+                          "publishing a system alert", model_id, exc)
+                self.fleet.monitors.pop(model_id, None)
+                self.fleet.monitor(model_id)
+                self.system_alerts[model_id] = system_alerts.snapshot_refused(
+                    model_id, first_events[model_id], model.snapshot, str(exc))
+        await self._send_outbox(owed, recovering=True)
 
     async def _label_buffer(self, decoded: list[tuple[InboundMessage, list[InboundEvent]]]) -> BatchLabelBuffer:
         wanted_predictions: list[Key] = []
@@ -188,59 +238,101 @@ class BatchProcessor:
                 elif isinstance(event, PredictionEvent) and event.label is None:
                     wanted_labels.append((event.model_id, event.event_id))
         predictions, labels = await self._retry(
-            lambda: self.store.load_labels(wanted_predictions, wanted_labels), "reading the label join")
+            lambda: self.store.load_labels(wanted_predictions, wanted_labels), "reading the label join", "redis")
         return BatchLabelBuffer(predictions, labels, self.settings.label_ttl_seconds)
 
     def _model_write(self, model_id: str, outputs: list[MonitorOutput], report: BatchReport) -> ModelWrite:
         monitor = self.fleet.monitors[model_id]
         write = ModelWrite(snapshot=encode_snapshot(monitor, self.state_key), offsets=dict(self.offsets[model_id]))
+        refused = self.system_alerts.pop(model_id, None)
+        if refused is not None:
+            self.metrics.alert(refused)
+            write.outbox.append(OutboxItem(refused.alert_id, 0, self.topics.alerts, model_id,
+                                           refused.model_dump_json()))
+            report.system_alerts += 1
         for out in outputs:
             for alert in out.alerts:
+                self.metrics.alert(alert)
                 write.outbox.append(OutboxItem(alert.alert_id, len(write.outbox), self.topics.alerts, model_id,
                                                alert.model_dump_json()))
             for request in out.retrain_requests:
+                self.metrics.retrain_requests.labels(model_id).inc()
                 write.outbox.append(OutboxItem(request.request_id, len(write.outbox), self.topics.retrain, model_id,
                                                request.model_dump_json()))
             write.windows += out.windows
             report.alerts += len(out.alerts)
             report.retrain_requests += len(out.retrain_requests)
             report.stale_events += out.stale_events
+            if out.stale_events:
+                self.metrics.stale_events.labels(model_id).inc(out.stale_events)
             report.stale_labels += out.stale_labels
         return write
 
     async def _send_dead_letters(self, letters: list[DeadLetter]) -> None:
         if letters:
             await self._retry(lambda: self._deliver([(self.topics.dlq, letter.key or "", letter.model_dump_json())
-                                                     for letter in letters]), "sending dead letters")
+                                                     for letter in letters]), "sending dead letters", "kafka")
 
-    async def _send_outbox(self, owed: list[tuple[str, OutboxItem]]) -> None:
+    async def _send_outbox(self, owed: list[tuple[str, OutboxItem]], *, recovering: bool = False) -> None:
+        """Send, wait for Kafka's confirmation, then clear. Anything that might already have reached Kafka
+        (left over from a crash, or a send being retried) is first looked up there, so it is not sent twice."""
         if not owed:
             return
-        await self._retry(lambda: self._deliver([(item.topic, item.key, item.value) for _, item in owed]),
-                          "sending alerts to Kafka")
-        await self._retry(lambda: self.store.clear_outbox((m, item.id) for m, item in owed), "clearing the outbox")
+        attempts = 0
+
+        async def send() -> None:
+            nonlocal attempts
+            attempts += 1
+            todo = [item for _, item in owed]
+            if self.published is not None and (recovering or attempts > 1):
+                ids_by_topic: dict[str, set[str]] = {}
+                for item in todo:
+                    ids_by_topic.setdefault(item.topic, set()).add(item.id)
+                there = await self.published.find(ids_by_topic)
+                if there:
+                    log.info("%d owed alerts or requests were already in Kafka; not sending them again", len(there))
+                todo = [item for item in todo if item.id not in there]
+            await self._deliver([(item.topic, item.key, item.value) for item in todo])
+
+        await self._retry(send, "sending alerts to Kafka", "kafka")
+        await self._retry(lambda: self.store.clear_outbox((m, item.id) for m, item in owed), "clearing the outbox",
+                          "redis")
 
     async def _deliver(self, messages: list[tuple[str, str, str]]) -> None:
         pending = [await self.publisher.send(topic, key, value.encode()) for topic, key, value in messages]
         await asyncio.gather(*pending)
 
-    async def _retry(self, operation: Callable[[], Awaitable[T]], what: str) -> T:
+    async def _retry(self, operation: Callable[[], Awaitable[T]], what: str, system: Literal["redis", "kafka"]) -> T:
         """Retry with exponential backoff: an outage pauses the worker, it does not crash it or lose data."""
         delay = 0.1
+        errors = self.metrics.redis_errors if system == "redis" else self.metrics.kafka_errors
+        failures = 0
         while True:
             try:
-                return await operation()
+                result = await operation()
             except Exception as exc:
                 if not _is_transient(exc):
                     raise
-                log.warning("%s failed (%s: %s); retrying in %.1fs", what, type(exc).__name__, exc, delay)
+                failures += 1
+                errors.labels(what).inc()
+                self.outage = f"{what} failed {failures} times: {type(exc).__name__}: {exc}"
+                self.metrics.outage.set(1)
+                log.warning("%s failed (%s: %s); retrying in %.1fs", what, type(exc).__name__, exc, delay,
+                            extra={"operation": what, "system": system, "failures": failures})
+            else:
+                if failures:
+                    log.info("%s succeeded after %d failures", what, failures, extra={"operation": what})
+                    self.outage = None
+                    self.metrics.outage.set(0)
+                return result
             await asyncio.sleep(delay)
             delay = min(delay * 2, self.retry_max_seconds)
 
 
 def _is_transient(exc: Exception) -> bool:
     """Failures of the network or a server that are worth waiting out."""
-    if isinstance(exc, OSError | TimeoutError | redis.ConnectionError | redis.TimeoutError | redis.BusyLoadingError):
+    if isinstance(exc, OSError | TimeoutError | redis.ConnectionError | redis.TimeoutError | redis.BusyLoadingError
+                  | KafkaException):
         return True
     module = type(exc).__module__
     return module.startswith(("aiokafka", "kafka")) and "Error" in type(exc).__name__

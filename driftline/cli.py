@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
 
+from driftline.logs import configure_logging, mask_url
 from driftline.settings import Settings
 
 Command = Callable[[argparse.Namespace, Settings], int]
@@ -49,7 +50,8 @@ def cmd_up(args: argparse.Namespace, settings: Settings) -> int:
         ensure_topics(settings.with_overrides(broker=broker.url), settings.topics.all(), partitions=args.partitions)
         origin = "started valkey-server" if store.owned else "existing server"
         print(f"broker  {broker.url}   (Tansu, in-memory; DRIFTLINE_BROKER={broker.url})", flush=True)
-        print(f"redis   {store.url}   ({origin}; DRIFTLINE_REDIS_URL={store.url})", flush=True)
+        shown = mask_url(store.url)
+        print(f"redis   {shown}   ({origin}; DRIFTLINE_REDIS_URL={shown})", flush=True)
         print("topics  " + " ".join(settings.topics.all()), flush=True)
         print("Ctrl-C or SIGTERM stops both.", flush=True)
         _wait_for_stop_signal()
@@ -239,15 +241,12 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Command]]:
 def main(argv: Sequence[str] | None = None) -> int:
     parser, commands = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
     try:
         settings = _settings_from(args)
     except ValueError as exc:
         print(f"driftline: invalid settings: {exc}", file=sys.stderr)
         return 2
+    configure_logging(settings, level=logging.DEBUG if args.verbose else logging.INFO)
     return commands[args.command](args, settings)
 
 

@@ -24,6 +24,7 @@ import redis
 from confluent_kafka import Consumer
 from pydantic import BaseModel
 
+from driftline.logs import configure_logging
 from driftline.sdk.trainer import TrainedModel, Trainer
 from driftline.settings import Settings
 from schemas import DecodeError, PredictionEvent, decode_events
@@ -168,8 +169,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--models-dir", default="models", help="where trained models are saved")
     parser.add_argument("--min-examples", type=int, default=1_000, help="examples of the new regime to train on")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = Settings()
+    configure_logging(settings)
     store = ExampleStore(settings)
     tap = ExampleTap(settings, store).start()
     trainer = Trainer(train_on_recent_data(store, ModelStore(Path(args.models_dir)), min_examples=args.min_examples),

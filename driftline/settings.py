@@ -3,6 +3,7 @@
 No other module reads the environment: they take a Settings.
 """
 
+import logging
 from pathlib import Path
 from typing import Any, Literal
 
@@ -40,6 +41,7 @@ class Settings(BaseSettings):
         default=0.05, gt=0, le=5, description="longest a fetch waits at the broker for data (Faust fixes 1.5 s)")
     web_host: str = Field(default="127.0.0.1", description="bind address of the worker's HTTP endpoint")
     web_port: int = Field(default=6066, ge=0, le=65_535, description="worker HTTP port (health; 0 disables)")
+    log_format: Literal["json", "text"] = Field(default="json", description="json: one object per line")
     worker_data_dir: Path | None = Field(default=None, description="Faust's local data dir (default: temp dir)")
 
     kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
@@ -92,10 +94,13 @@ class Settings(BaseSettings):
         }
 
     def kafka_client_config(self) -> dict[str, Any]:
-        """librdkafka (confluent-kafka) connection and security options shared by every client."""
+        """librdkafka (confluent-kafka) connection and security options shared by every client.
+
+        librdkafka's own log lines go through Python logging, so they are formatted and masked too."""
         conf: dict[str, Any] = {
             "bootstrap.servers": self.bootstrap_servers,
             "security.protocol": self.kafka_security_protocol,
+            "logger": logging.getLogger("driftline.librdkafka"),
         }
         if self.kafka_sasl_mechanism:
             conf["sasl.mechanism"] = self.kafka_sasl_mechanism

@@ -7,6 +7,7 @@ import faust
 from agents.app import create_app
 from detectors.config import load_config
 from driftline.kafka_admin import ensure_topics
+from driftline.logs import logging_config
 from driftline.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -18,4 +19,6 @@ def run_worker(settings: Settings, *, loglevel: str = "info") -> None:
         log.warning("DRIFTLINE_STATE_KEY is not set: snapshots are signed with the public development key")
     ensure_topics(settings, settings.topics.all(), partitions=settings.partitions)
     app = create_app(settings, config)
-    faust.Worker(app, loglevel=loglevel, quiet=True).execute_from_commandline()
+    level = logging.DEBUG if loglevel == "debug" else logging.INFO
+    faust.Worker(app, loglevel=loglevel, quiet=True,
+                 logging_config=logging_config(settings, level=level)).execute_from_commandline()

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import redis
 from confluent_kafka import Producer
+from pydantic import SecretStr
 
 from agents.keys import RedisKeys
 from driftline.embedded import free_port
@@ -26,16 +27,18 @@ class WorkerProcess:
         self.settings = settings
         self.log_path = log_path
         self.process: subprocess.Popen[bytes] | None = None
+        self.web_port = free_port()  # several workers may run on one machine (tests, the demo)
 
     def environment(self) -> dict[str, str]:
-        s = self.settings
-        env = {**os.environ, "DRIFTLINE_BROKER": s.broker, "DRIFTLINE_REDIS_URL": s.redis_url,
-               "DRIFTLINE_TOPIC_PREFIX": s.topic_prefix, "DRIFTLINE_KEY_PREFIX": s.key_prefix,
-               "DRIFTLINE_WEB_PORT": str(free_port()), "DRIFTLINE_PARTITIONS": str(s.partitions),
-               "DRIFTLINE_KAFKA_SESSION_TIMEOUT_SECONDS": str(s.kafka_session_timeout_seconds),
-               "DRIFTLINE_STATE_KEY": s.state_key.get_secret_value()}
-        if s.config:
-            env["DRIFTLINE_CONFIG"] = str(s.config)
+        """Every setting as its DRIFTLINE_* variable, secrets included: the child runs as the user configured it."""
+        env = {name: value for name, value in os.environ.items() if not name.startswith("DRIFTLINE_")}
+        for name, value in self.settings:
+            if value is None:
+                continue
+            if isinstance(value, SecretStr):
+                value = value.get_secret_value()
+            env[f"DRIFTLINE_{name.upper()}"] = str(value)
+        env["DRIFTLINE_WEB_PORT"] = str(self.web_port)
         return env
 
     def start(self, *, wait_ready: bool = True) -> "WorkerProcess":

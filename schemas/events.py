@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, model
 
 from schemas.limits import MAX_BATCH_EVENTS, MAX_FEATURES, MAX_ID_CHARS
 from schemas.types import (
+    BoundedText,
     EventId,
     FeatureValue,
     Identifier,
@@ -124,6 +125,7 @@ class DriftAlert(_Wire):
     ts: Timestamp
     evidence: Evidence = Field(default_factory=Evidence)
     detected_at: Timestamp
+    detail: BoundedText | None = Field(default=None, description="what happened, for `system` alerts")
 
 
 class EventWindow(BaseModel):

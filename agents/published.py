@@ -1,0 +1,74 @@
+"""Which owed outbox messages Kafka already holds: the check that keeps a crash from duplicating an alert.
+
+An alert is persisted in the outbox, sent, and cleared from the outbox once Kafka confirms it. A
+worker killed between the confirmation and the clearing finds the alert still owed when it restarts.
+Before re-sending, it reads the recent end of the topic and drops what is already there. Alert and
+request ids are deterministic hashes, so finding the id's bytes in a message is enough. This costs
+a short read of the alert topics, and happens only when an outbox was left non-empty or a send was retried.
+"""
+
+import asyncio
+import time
+from collections.abc import Mapping, Set
+
+from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
+
+from driftline.settings import Settings
+
+LOOKBACK_MESSAGES = 10_000  # per partition: alerts are rare, so this spans far more than a restart's worth
+
+
+class KafkaPublishedLog:
+    def __init__(self, settings: Settings, *, lookback: int = LOOKBACK_MESSAGES, timeout: float = 30.0) -> None:
+        self.settings = settings
+        self.lookback = lookback
+        self.timeout = timeout
+
+    async def find(self, ids_by_topic: Mapping[str, Set[str]]) -> set[str]:
+        return await asyncio.to_thread(self._find, ids_by_topic)
+
+    def _find(self, ids_by_topic: Mapping[str, Set[str]]) -> set[str]:
+        wanted = {topic: {i.encode() for i in ids} for topic, ids in ids_by_topic.items() if ids}
+        if not wanted:
+            return set()
+        consumer = Consumer({**self.settings.kafka_client_config(), "group.id": "driftline-outbox-check",
+                             "enable.auto.commit": False, "enable.partition.eof": True})
+        try:
+            return self._scan(consumer, wanted)
+        finally:
+            consumer.close()
+
+    def _scan(self, consumer: Consumer, wanted: dict[str, set[bytes]]) -> set[str]:
+        starts: list[TopicPartition] = []
+        ends: dict[tuple[str, int], int] = {}
+        for topic in wanted:
+            metadata = consumer.list_topics(topic, timeout=10).topics[topic]
+            if metadata.error is not None:
+                raise KafkaException(metadata.error)
+            for partition in metadata.partitions:
+                low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=10)
+                if high > low:
+                    starts.append(TopicPartition(topic, partition, max(low, high - self.lookback)))
+                    ends[(topic, partition)] = high
+        if not starts:
+            return set()
+        consumer.assign(starts)
+        found: set[str] = set()
+        deadline = time.monotonic() + self.timeout
+        while ends:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"reading back {sorted(wanted)} to check owed alerts took over {self.timeout}s")
+            message = consumer.poll(0.5)
+            if message is None:
+                continue
+            where = (str(message.topic()), int(message.partition() or 0))
+            error = message.error()
+            if error is not None and error.code() != KafkaError._PARTITION_EOF:
+                raise KafkaException(error)
+            if error is None:
+                value = message.value() or b""
+                found |= {i.decode() for i in wanted[where[0]] if i in value}
+            offset = message.offset()
+            if error is not None or (offset is not None and offset + 1 >= ends.get(where, 0)):
+                ends.pop(where, None)
+        return found
