@@ -193,6 +193,7 @@ class BatchProcessor:
                 for rejected in split[1]:
                     report.dead_letters.append(_dead_letter(message, rejected.failure.reason, rejected.failure.detail,
                                                             payload=rejected.payload))
+            events = self._without_repeats(message, events, report)
             known = [e for e in events if self.config.knows(e.model_id)]
             for unknown in (e for e in events if not self.config.knows(e.model_id)):
                 report.dead_letters.append(_dead_letter(
@@ -201,6 +202,29 @@ class BatchProcessor:
                     payload=encode_event(unknown)))
             decoded.append((message, known))
         return decoded
+
+    def _without_repeats(self, message: InboundMessage, events: list[InboundEvent], report: BatchReport
+                         ) -> list[InboundEvent]:
+        """An envelope that carries one model's event_id twice is a producer bug: the repeat is dead-lettered.
+
+        Repeats across messages are processed (an at-least-once producer may resend); telling them apart
+        would need a store of every event_id seen."""
+        if len(events) < 2:
+            return events
+        seen: set[tuple[str, str]] = set()
+        kept = []
+        for event in events:
+            event_id = getattr(event, "event_id", None)
+            if event_id is not None and (event.model_id, event_id) in seen:
+                report.dead_letters.append(_dead_letter(
+                    message, DeadLetterReason.DUPLICATE_EVENT_ID,
+                    f"event_id {event_id!r} of model {event.model_id!r} appears twice in this envelope; "
+                    "the first was processed", payload=encode_event(event)))
+                continue
+            if event_id is not None:
+                seen.add((event.model_id, event_id))
+            kept.append(event)
+        return kept
 
     async def _ensure_loaded(self, first_events: dict[str, InboundEvent]) -> None:
         missing = first_events.keys() - self.offsets.keys()

@@ -18,6 +18,7 @@ class DeadLetterReason(StrEnum):
     BATCH_TOO_LARGE = "batch_too_large"
     SCHEMA_VIOLATION = "schema_violation"
     UNKNOWN_MODEL = "unknown_model"
+    DUPLICATE_EVENT_ID = "duplicate_event_id"
     PROCESSING_ERROR = "processing_error"
 
 

@@ -6,6 +6,7 @@ ones, which is what a stopped broker looks like to its clients, while the data s
 private valkey-server with an append-only file, really stopped and started again on its port.
 """
 
+import contextlib
 import socket
 import threading
 from pathlib import Path
@@ -74,10 +75,8 @@ class TcpGate:
 
 
 def _close(sock: socket.socket) -> None:
-    try:
+    with contextlib.suppress(OSError):
         sock.shutdown(socket.SHUT_RDWR)
-    except OSError:
-        pass
     sock.close()
 
 
