@@ -158,9 +158,16 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
+    import redis
+
     from driftline.status import model_statuses, render
 
-    statuses = list(model_statuses(settings, args.model))
+    try:
+        statuses = list(model_statuses(settings, args.model))
+    except redis.RedisError as exc:
+        print(f"driftline status: cannot read {mask_url(settings.redis_url)}: {type(exc).__name__}: {exc}",
+              file=sys.stderr)
+        return 2
     if args.json:
         for status in statuses:
             print(status.model_dump_json())

@@ -3,6 +3,7 @@
 No other module reads the environment: they take a Settings.
 """
 
+import json
 import logging
 from pathlib import Path
 from typing import Any, Literal
@@ -54,7 +55,9 @@ class Settings(BaseSettings):
 
     redis_username: str | None = None
     redis_password: SecretStr | None = None
-    redis_ssl_cafile: Path | None = None
+    redis_ssl_cafile: Path | None = Field(default=None, description="CA bundle for rediss:// URLs")
+    redis_ssl_certfile: Path | None = Field(default=None, description="client certificate for mutual TLS")
+    redis_ssl_keyfile: Path | None = None
 
     @field_validator("broker")
     @classmethod
@@ -125,7 +128,20 @@ class Settings(BaseSettings):
             opts["password"] = self.redis_password.get_secret_value()
         if self.redis_ssl_cafile:
             opts["ssl_ca_certs"] = str(self.redis_ssl_cafile)
+        if self.redis_ssl_certfile:
+            opts["ssl_certfile"] = str(self.redis_ssl_certfile)
+        if self.redis_ssl_keyfile:
+            opts["ssl_keyfile"] = str(self.redis_ssl_keyfile)
         return opts
+
+    def describe(self) -> str:
+        """The settings as JSON for a log line: secrets as asterisks, a password in a URL masked."""
+        from driftline.logs import mask_url
+
+        shown = self.model_dump(mode="json")
+        shown["redis_url"] = mask_url(self.redis_url)
+        shown["broker"] = ",".join(mask_url(part) for part in self.broker.split(","))
+        return json.dumps(shown, sort_keys=True)
 
     def with_overrides(self, **overrides: Any) -> "Settings":
         """A copy with the given non-None values replaced (how CLI flags win over the environment)."""

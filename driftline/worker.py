@@ -15,6 +15,7 @@ log = logging.getLogger(__name__)
 
 def run_worker(settings: Settings, *, loglevel: str = "info") -> None:
     config = load_config(settings.config)
+    log.info("starting the worker with settings %s", settings.describe())
     if settings.uses_insecure_state_key:
         log.warning("DRIFTLINE_STATE_KEY is not set: snapshots are signed with the public development key")
     ensure_topics(settings, settings.topics.all(), partitions=settings.partitions)

@@ -62,7 +62,7 @@ def collect(settings: Settings, topic: str, model: type[BaseModel], keep: Callab
 
 
 def monitor_state(settings: Settings, model_id: str) -> MonitorState | None:
-    client = redis.Redis.from_url(settings.redis_url)
+    client = redis.Redis.from_url(settings.redis_url, **settings.redis_client_options())
     try:
         blob = client.hget(RedisKeys(settings.key_prefix).monitor(model_id), "snapshot")
     finally:
