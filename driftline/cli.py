@@ -80,7 +80,7 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
             live = live.model_copy(update={"key_prefix": f"driftline-demo-{uuid.uuid4().hex[:6]}:",
                                            "kafka_session_timeout_seconds": 6.0})
             stack.callback(_delete_keys, live)
-            print(f"embedded broker {broker.url} (Tansu), redis {store.url}", flush=True)
+            print(f"embedded broker {broker.url} (Tansu), redis {mask_url(store.url)}", flush=True)
         ensure_topics(live, live.topics.all(), partitions=live.partitions)
         plan = DemoPlan(rate=args.rate)
         report = run_demo(live, Path(args.out), plan, say=lambda line: print(line, flush=True))
@@ -253,7 +253,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as exc:
         print(f"driftline: invalid settings: {exc}", file=sys.stderr)
         return 2
-    configure_logging(settings, level=logging.DEBUG if args.verbose else logging.INFO)
+    configure_logging(settings, level=logging.DEBUG if args.verbose else logging.INFO,
+                      default_format="json" if args.command == "worker" else "text")
     return commands[args.command](args, settings)
 
 

@@ -87,9 +87,13 @@ class JsonFormatter(_Masking):
         return self.mask(json.dumps(entry, default=repr))
 
 
-def logging_config(settings: Settings, *, level: int | str = logging.INFO) -> dict[str, Any]:
-    """A dictConfig for the root logger: one stderr handler with the configured format and masking."""
-    formatter = JsonFormatter if settings.log_format == "json" else TextFormatter
+def logging_config(settings: Settings, *, level: int | str = logging.INFO,
+                   default_format: LogFormat = "json") -> dict[str, Any]:
+    """A dictConfig for the root logger: one stderr handler with the configured format and masking.
+
+    `default_format` applies when the settings name none: json for services (worker, trainer), text
+    for commands a person runs in a terminal."""
+    formatter = JsonFormatter if (settings.log_format or default_format) == "json" else TextFormatter
     return {
         "version": 1,
         "disable_existing_loggers": False,
@@ -100,5 +104,6 @@ def logging_config(settings: Settings, *, level: int | str = logging.INFO) -> di
     }
 
 
-def configure_logging(settings: Settings, *, level: int | str = logging.INFO) -> None:
-    logging.config.dictConfig(logging_config(settings, level=level))
+def configure_logging(settings: Settings, *, level: int | str = logging.INFO,
+                      default_format: LogFormat = "json") -> None:
+    logging.config.dictConfig(logging_config(settings, level=level, default_format=default_format))
