@@ -95,11 +95,16 @@ def test_late_and_out_of_order_labels_are_joined_and_ddm_fires_on_concept_drift(
     assert drifts[0].kind == "concept"
 
 
-@pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGKILL], ids=["sigterm", "kill-9"])
+@pytest.mark.parametrize(("stop_signal", "stops"), [
+    (signal.SIGTERM, (600, 1300)),
+    (signal.SIGKILL, (600, 1300)),
+    pytest.param(signal.SIGKILL, (150, 400, 700, 1000, 1250, 1500, 1800), marks=pytest.mark.slow),
+], ids=["sigterm", "kill-9", "kill-9-seven-times"])
 def test_a_worker_stopped_mid_stream_and_restarted_raises_the_same_alerts_once_and_loses_no_event(
-        broker: object, redis_service: object, live_settings: Settings, tmp_path: Path, stop_signal: int) -> None:
-    """Stopped twice, at different points; the last run finishes the stream. Compared with the backtest,
-    which is what an uninterrupted run raises (the test above)."""
+        broker: object, redis_service: object, live_settings: Settings, tmp_path: Path, stop_signal: int,
+        stops: tuple[int, ...]) -> None:
+    """Stopped at each of `stops` (events of one model processed); the last run finishes the stream.
+    Compared with the backtest, which is what an uninterrupted run raises (the test above)."""
     prefix = f"rs{uuid.uuid4().hex[:8]}"
     settings = live_settings.model_copy(update={"topic_prefix": f"{prefix}.", "key_prefix": f"{prefix}:"})
     ensure_topics(settings, settings.topics.all(), partitions=settings.partitions)
@@ -109,7 +114,7 @@ def test_a_worker_stopped_mid_stream_and_restarted_raises_the_same_alerts_once_a
     produce(settings, settings.topics.predictions, values, batch=1)
     produce(settings, settings.topics.predictions, errors, batch=1)
 
-    for stop_after in (600, 1300):
+    for stop_after in stops:
         worker = WorkerProcess(settings, tmp_path / "worker.log").start()
         wait_for_events(settings, "restart-values", stop_after, timeout=120)
         worker.stop(stop_signal)
