@@ -8,8 +8,9 @@ Order of work, chosen so a crash at any point neither loses nor double-counts an
 4. one MULTI/EXEC: snapshots with their new offsets, label-join changes, windows, outbox, counters;
 5. send the outbox to Kafka, wait for delivery, clear it; only then does the caller ack the batch.
 A crash before 4 replays the batch from the last committed offsets; after 4, the outbox is sent
-when the model is next loaded. Alert and request ids are deterministic, so the only duplicate a
-consumer can see is an alert re-sent after Kafka confirmed it but before the outbox was cleared.
+when the model is next loaded. An outbox found on loading, or a send being retried, may already be
+partly in Kafka (a crash after Kafka confirmed it, before the outbox was cleared): those ids are
+looked up in the topic first (agents/published.py) and not sent twice.
 """
 
 import asyncio
@@ -90,7 +91,6 @@ class BatchProcessor:
             self.topics.deployments: ModelDeployed,
         }
         self.retry_max_seconds = retry_max_seconds
-        self.reset_snapshots = 0
         self.metrics = metrics or WorkerMetrics()
         self.published = published
         self.outage: str | None = None  # what the worker is waiting for, while Redis or Kafka is down
@@ -242,12 +242,10 @@ class BatchProcessor:
                 self.fleet.monitors[model_id] = decode_snapshot(model.snapshot, self.state_key, policy,
                                                                 clock=self.fleet.clock)
             except SnapshotError as exc:
-                self.reset_snapshots += 1
                 self.metrics.snapshot_resets.labels(model_id).inc()
                 log.error("model %s: its saved detector state is refused (%s); monitoring it from scratch and "
                           "publishing a system alert", model_id, exc)
-                self.fleet.monitors.pop(model_id, None)
-                self.fleet.monitor(model_id)
+                self.fleet.monitor(model_id)  # a fresh one, written back even if every event is a replay
                 self.system_alerts[model_id] = system_alerts.snapshot_refused(
                     model_id, first_events[model_id], model.snapshot, str(exc))
         await self._send_outbox(owed, recovering=True)
