@@ -27,23 +27,21 @@ def secrets_of(settings: Settings) -> list[str]:
     found = [secret.get_secret_value() for secret in (settings.kafka_sasl_password, settings.redis_password,
                                                       settings.state_key) if secret is not None]
     for url in (settings.redis_url, settings.broker):
-        for part in url.split(","):
-            try:
-                password = urlsplit(part.strip()).password
-            except ValueError:
-                continue
-            if password:
-                found.append(password)
+        found += [password for part in url.split(",") if (password := _password_in(part.strip()))]
     return [s for s in dict.fromkeys(found) if len(s) >= 3]  # masking "a" would mangle every line
 
 
 def mask_url(url: str) -> str:
     """The URL with its password (if any) replaced, for printing."""
-    try:
-        password = urlsplit(url).password
-    except ValueError:
-        return url
+    password = _password_in(url)
     return url.replace(f":{password}@", f":{MASK}@", 1) if password else url
+
+
+def _password_in(url: str) -> str | None:
+    try:
+        return urlsplit(url).password
+    except ValueError:  # not a URL (a bare host:port list, say): it holds no password
+        return None
 
 
 class _Masking(logging.Formatter):
