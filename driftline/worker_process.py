@@ -22,6 +22,19 @@ from schemas import ModelDeployed, encode_event
 WORKER_START_TIMEOUT = 90.0
 
 
+def child_environment(settings: Settings) -> dict[str, str]:
+    """This process's environment with every setting as its DRIFTLINE_* variable, secrets included:
+    a child `driftline` command runs exactly as these settings say, whatever this process's own DRIFTLINE_*."""
+    env = {name: value for name, value in os.environ.items() if not name.startswith("DRIFTLINE_")}
+    for name, value in settings:
+        if value is None:
+            continue
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        env[f"DRIFTLINE_{name.upper()}"] = str(value)
+    return env
+
+
 class WorkerProcess:
     def __init__(self, settings: Settings, log_path: Path) -> None:
         self.settings = settings
@@ -30,16 +43,7 @@ class WorkerProcess:
         self.web_port = free_port()  # several workers may run on one machine (tests, the demo)
 
     def environment(self) -> dict[str, str]:
-        """Every setting as its DRIFTLINE_* variable, secrets included: the child runs as the user configured it."""
-        env = {name: value for name, value in os.environ.items() if not name.startswith("DRIFTLINE_")}
-        for name, value in self.settings:
-            if value is None:
-                continue
-            if isinstance(value, SecretStr):
-                value = value.get_secret_value()
-            env[f"DRIFTLINE_{name.upper()}"] = str(value)
-        env["DRIFTLINE_WEB_PORT"] = str(self.web_port)
-        return env
+        return {**child_environment(self.settings), "DRIFTLINE_WEB_PORT": str(self.web_port)}
 
     def start(self, *, wait_ready: bool = True) -> "WorkerProcess":
         self.log_path.parent.mkdir(parents=True, exist_ok=True)

@@ -1,15 +1,18 @@
 """Helpers for tests against the real broker, Redis and a real `driftline worker` process."""
 
-__all__ = ["WorkerProcess", "cli_env", "collect", "dumps", "monitor_state", "produce", "produce_raw", "signal_updates",
-           "wait_for_events", "wait_until"]
+__all__ = ["MetricSamples", "WorkerProcess", "cli_env", "collect", "dumps", "http_get", "metric_samples",
+           "monitor_state", "produce", "produce_raw", "signal_updates", "wait_for_events", "wait_until"]
 
 import json
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Sequence
 
 import pytest
 import redis
 from confluent_kafka import Consumer, Producer, TopicPartition
+from prometheus_client.parser import text_string_to_metric_families
 from pydantic import BaseModel
 
 from agents.keys import RedisKeys
@@ -104,3 +107,23 @@ def cli_env(worker: WorkerProcess, monkeypatch: pytest.MonkeyPatch) -> None:
     for name, value in worker.environment().items():
         if name.startswith("DRIFTLINE_"):
             monkeypatch.setenv(name, value)
+
+
+def http_get(worker: WorkerProcess, path: str) -> tuple[int, bytes]:
+    """Status and body of a GET on the worker's HTTP endpoint; an error status is returned, not raised."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{worker.web_port}{path}", timeout=10) as response:
+            return int(response.status), response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
+MetricSamples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
+"""(sample name, sorted labels) -> value, as scraped from /metrics."""
+
+
+def metric_samples(worker: WorkerProcess) -> MetricSamples:
+    status, body = http_get(worker, "/metrics")
+    assert status == 200
+    return {(s.name, tuple(sorted(s.labels.items()))): s.value
+            for family in text_string_to_metric_families(body.decode()) for s in family.samples}

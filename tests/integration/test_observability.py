@@ -1,35 +1,27 @@
 """What operators see of a running worker: /metrics, /health, /ready and its JSON logs."""
 
 import json
-import urllib.error
-import urllib.request
 
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from schemas import DeadLetter, DriftAlert, PredictionEvent
-from tests.live import WorkerProcess, collect, produce, produce_raw, wait_for_events, wait_until
+from tests.live import (
+    MetricSamples,
+    WorkerProcess,
+    collect,
+    http_get,
+    metric_samples,
+    produce,
+    produce_raw,
+    wait_for_events,
+    wait_until,
+)
 from tests.streams import two_regimes
 
 pytestmark = pytest.mark.integration
 
 
-def get(worker: WorkerProcess, path: str) -> tuple[int, bytes]:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{worker.web_port}{path}", timeout=10) as response:
-            return response.status, response.read()
-    except urllib.error.HTTPError as error:
-        return error.code, error.read()
-
-
-def samples(worker: WorkerProcess) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-    status, body = get(worker, "/metrics")
-    assert status == 200
-    return {(s.name, tuple(sorted(s.labels.items()))): s.value
-            for family in text_string_to_metric_families(body.decode()) for s in family.samples}
-
-
-def value(found: dict[tuple[str, tuple[tuple[str, str], ...]], float], name: str, **labels: str) -> float:
+def value(found: MetricSamples, name: str, **labels: str) -> float:
     return found.get((name, tuple(sorted(labels.items()))), 0.0)
 
 
@@ -39,7 +31,7 @@ def test_metrics_count_events_dead_letters_alerts_and_detector_latency(live_work
     topic = settings.topics.predictions
     events = [PredictionEvent(model_id=model_id, model_version="1", event_id=f"e{i}", ts=float(i),
                               features={"x": v}, prediction=v) for i, v in enumerate(two_regimes())]
-    before = samples(live_worker)
+    before = metric_samples(live_worker)
     produce(settings, topic, events, batch=100)
     produce_raw(settings, topic, [b"{truncated", b'{"model_id": "' + model_id.encode() + b'"}'], key=model_id.encode())
     wait_for_events(settings, model_id, len(events))
@@ -49,12 +41,12 @@ def test_metrics_count_events_dead_letters_alerts_and_detector_latency(live_work
             until=lambda found: len(found) >= 2, timeout=60)
 
     def dead_letters_counted() -> bool:
-        now = samples(live_worker)
+        now = metric_samples(live_worker)
         return (value(now, "driftline_dead_letters_total", reason="invalid_json")
                 > value(before, "driftline_dead_letters_total", reason="invalid_json"))
     wait_until(dead_letters_counted, timeout=30, what="dead letters in /metrics")
 
-    after = samples(live_worker)
+    after = metric_samples(live_worker)
     assert value(after, "driftline_events_in_total", topic=topic, model=model_id) == len(events)
     assert (value(after, "driftline_dead_letters_total", reason="schema_violation")
             > value(before, "driftline_dead_letters_total", reason="schema_violation"))
@@ -73,9 +65,9 @@ def test_metrics_count_events_dead_letters_alerts_and_detector_latency(live_work
 
 
 def test_health_and_ready_answer_while_the_worker_owns_partitions(live_worker: WorkerProcess) -> None:
-    status, body = get(live_worker, "/health")
+    status, body = http_get(live_worker, "/health")
     assert status == 200 and json.loads(body)["status"] == "ok"
-    status, body = get(live_worker, "/ready")
+    status, body = http_get(live_worker, "/ready")
     assert status == 200, body
     ready = json.loads(body)
     assert ready["status"] == "ready" and ready["partitions"] >= 1 and ready["problem"] is None

@@ -7,8 +7,6 @@ report what it could not deliver. A private broker, Redis and worker: the sessio
 
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -21,7 +19,7 @@ from driftline.kafka_admin import ensure_topics
 from driftline.sdk import DeliveryFailure, EventProducer, ProducerConfig
 from driftline.settings import Settings
 from schemas import DriftAlert, PredictionEvent
-from tests.live import WorkerProcess, collect, wait_for_events, wait_until
+from tests.live import WorkerProcess, collect, http_get, metric_samples, wait_for_events, wait_until
 from tests.outages import DurableRedis, TcpGate
 from tests.streams import two_regimes
 
@@ -74,17 +72,12 @@ def produce_steadily(producer: EventProducer, events: list[PredictionEvent], sec
 
 
 def ready_status(worker: WorkerProcess) -> int:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{worker.web_port}/ready", timeout=5) as response:
-            return int(response.status)
-    except urllib.error.HTTPError as error:
-        return error.code
+    return http_get(worker, "/ready")[0]
 
 
 def metric(worker: WorkerProcess, name: str) -> float:
-    with urllib.request.urlopen(f"http://127.0.0.1:{worker.web_port}/metrics", timeout=5) as response:
-        text = response.read().decode()
-    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(name))
+    """The sum over every label set of one sample name."""
+    return sum(value for (sample, _), value in metric_samples(worker).items() if sample == name)
 
 
 def assert_complete(site: Site, model_id: str, events: list[PredictionEvent]) -> None:

@@ -16,6 +16,7 @@ from pydantic import SecretStr
 from driftline.embedded import EmbeddedBroker, free_port
 from driftline.kafka_admin import ensure_topics
 from driftline.settings import Settings
+from driftline.worker_process import child_environment
 from schemas import PredictionEvent
 from tests.live import WorkerProcess, produce, wait_for_events
 
@@ -55,9 +56,8 @@ def secured(broker: EmbeddedBroker, auth_redis: str) -> Settings:
 
 
 def run_cli(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
-    env = WorkerProcess(settings, Path("unused")).environment()
-    return subprocess.run([sys.executable, "-m", "driftline.cli", *args], env=env, capture_output=True, text=True,
-                          timeout=60)
+    return subprocess.run([sys.executable, "-m", "driftline.cli", *args], env=child_environment(settings),
+                          capture_output=True, text=True, timeout=60)
 
 
 def test_the_redis_server_refuses_anonymous_clients(auth_redis: str) -> None:
