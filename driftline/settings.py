@@ -41,7 +41,8 @@ class Settings(BaseSettings):
     worker_fetch_max_wait_seconds: float = Field(
         default=0.05, gt=0, le=5, description="longest a fetch waits at the broker for data (Faust fixes 1.5 s)")
     web_host: str = Field(default="127.0.0.1", description="bind address of the worker's HTTP endpoint")
-    web_port: int = Field(default=6066, ge=0, le=65_535, description="worker HTTP port (health; 0 disables)")
+    web_port: int = Field(default=6066, ge=0, le=65_535,
+                          description="worker HTTP port (/metrics, /health, /ready; 0 disables)")
     log_format: Literal["json", "text"] | None = Field(
         default=None, description="json (one object per line) or text; default json for services, text for commands")
     worker_data_dir: Path | None = Field(default=None, description="Faust's local data dir (default: temp dir)")
