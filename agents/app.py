@@ -3,7 +3,8 @@
 One agent (not one per topic) so all of a model's events, whichever topic they came on, are
 handled one batch at a time by one coroutine: no two coroutines ever touch the same monitor.
 The agent only turns Faust events into InboundMessages and hands them to the BatchProcessor;
-Faust acks a batch after the processor returns, by which time its state is in Redis.
+Faust acks a batch after the processor returns, by which time its state is in Redis. The processor
+returns only then (it retries whatever fails), and a batch cut short by cancellation is never acked.
 """
 
 import logging
@@ -69,6 +70,17 @@ def _shorten_fetch_wait(app: faust.App, seconds: float) -> None:
         log.warning("could not shorten the consumer's fetch wait: Faust or aiokafka internals changed")
 
 
+def _withhold_acks(events: Any) -> None:
+    """Keep Faust from acking a batch that was not saved.
+
+    take_events acks its whole buffer in a `finally`, even when the agent leaves by an exception or
+    cancellation, and Faust then commits those offsets: the events would be lost. A message already
+    marked acked is skipped by that ack and never enters Faust's acked offsets, so the committed
+    offset stops before it and the partition's next owner reads it again."""
+    for event in events:
+        event.message.acked = True
+
+
 def _record_lag(app: faust.App, metrics: WorkerMetrics, events: Any) -> None:
     """Lag after the batch: the partition's end as of the last fetch, minus the next offset to read."""
     last: dict[Any, int] = {}
@@ -119,10 +131,15 @@ def create_app(settings: Settings, config: MonitoringConfig) -> faust.App:
     @app.agent(inbound, name="monitor")
     async def monitor(stream: Any) -> None:
         async for events in stream.take_events(settings.worker_batch_messages, within=settings.worker_batch_seconds):
-            await processor.process([
-                InboundMessage(e.message.topic, e.message.partition, e.message.offset, e.message.key, e.message.value)
-                for e in events
-            ])
+            try:
+                await processor.process([
+                    InboundMessage(e.message.topic, e.message.partition, e.message.offset, e.message.key,
+                                   e.message.value)
+                    for e in events
+                ])
+            except BaseException:  # cancelled (the worker stops) before the batch was saved
+                _withhold_acks(events)
+                raise
             _record_lag(app, metrics, events)
 
     @app.on_partitions_assigned.connect

@@ -46,7 +46,10 @@ class WorkerMetrics:
         self.consumer_lag = Gauge("driftline_consumer_lag_messages",
                                   "Messages behind the partition's end after the last batch", ["topic", "partition"],
                                   registry=r)
-        self.outage = Gauge("driftline_outage", "1 while the worker waits for Redis or Kafka to come back",
+        self.fenced_writes = Counter("driftline_fenced_writes",
+                                     "Model writes refused because another worker claimed the model", registry=r)
+        self.outage = Gauge("driftline_outage",
+                            "1 while the worker cannot save a batch (Redis or Kafka away, a Redis error, a bug)",
                             registry=r)
 
     def alert(self, alert: DriftAlert) -> None:

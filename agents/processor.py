@@ -11,12 +11,21 @@ A crash before 4 replays the batch from the last committed offsets; after 4, the
 when the model is next loaded. An outbox found on loading, or a send being retried, may already be
 partly in Kafka (a crash after Kafka confirmed it, before the outbox was cleared): those ids are
 looked up in the topic first (agents/published.py) and not sent twice.
+
+`process` returns only once the batch is saved and its alerts are confirmed, so the caller acks
+nothing that was not saved. Whatever fails meanwhile (Redis, Kafka, a bug) is retried with backoff
+while `/ready` says why; a failure that is not a lost connection also raises a `system` alert. A
+write refused by fencing (another worker claimed the model) drops that model's cached state and
+applies the batch again on top of what the other worker saved.
 """
 
 import asyncio
+import itertools
 import logging
+import os
+import socket
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence, Set
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass, field
 from typing import Literal, Protocol, TypeVar
 
@@ -26,7 +35,7 @@ from confluent_kafka import KafkaException
 from agents import system_alerts
 from agents.label_buffer import BatchLabelBuffer, Key
 from agents.metrics import WorkerMetrics
-from agents.store import BatchWrite, ModelWrite, Offsets, OutboxItem, StateStore, partition_key
+from agents.store import BatchWrite, FencedError, ModelWrite, Offsets, OutboxItem, StateStore, partition_key
 from detectors.config import MonitoringConfig
 from detectors.fleet import MonitorFleet
 from detectors.monitor import Clock, MonitorOutput
@@ -94,19 +103,52 @@ class BatchProcessor:
         self.metrics = metrics or WorkerMetrics()
         self.published = published
         self.outage: str | None = None  # what the worker is waiting for, while Redis or Kafka is down
-        self.system_alerts: dict[str, DriftAlert] = {}  # raised while loading, published with the next write
+        self.system_alerts: dict[str, list[DriftAlert]] = {}  # raised while handling, published with the next write
+        self.generations: dict[str, int] = {}  # owner token of each cached model (agents/store.py)
+        self.worker_name = f"{socket.gethostname()}-{os.getpid()}"
+        self._write_ids = itertools.count()
+        self._unsent_alerts: dict[str, DriftAlert] = {}  # system alerts sent straight to Kafka once it answers
+        self._batch_events: dict[str, InboundEvent] = {}  # first event of each model in the batch at hand
+        self._fault_started: float | None = None
+        self._layout_checked = False
 
-    def forget_models(self) -> None:
-        """Drop cached monitors (on rebalance): the next owner reloads them from Redis."""
-        self.fleet.monitors.clear()
-        self.offsets.clear()
-        self.system_alerts.clear()  # the snapshot was not rewritten: the next owner refuses it again
+    def forget_models(self, model_ids: Iterable[str] | None = None) -> None:
+        """Drop cached monitors (on rebalance, or after a failure): they are reloaded from Redis when next seen."""
+        for model_id in list(self.offsets) if model_ids is None else list(model_ids):
+            self.fleet.monitors.pop(model_id, None)
+            self.offsets.pop(model_id, None)
+            self.generations.pop(model_id, None)
+            self.system_alerts.pop(model_id, None)  # not written: the next load raises them again
 
     async def process(self, messages: Sequence[InboundMessage]) -> BatchReport:
+        """Handle a batch until it is saved; never raises but for cancellation (see the module's docstring)."""
         with self.metrics.batch_seconds.time():
-            return await self._process(messages)
+            delay = 0.1
+            failures = 0
+            while True:
+                try:
+                    report = await self._process(messages)
+                except FencedError as exc:
+                    self._fenced(exc)
+                    continue
+                except Exception as exc:  # a bug or an unclassified failure: start the batch again from Redis
+                    failures += 1
+                    self.forget_models()
+                    self._fault("handling a batch", "worker", "processing", exc, failures, delay, alert=True)
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, self.retry_max_seconds)
+                    continue
+                self._fault_cleared("handling a batch", failures)
+                await self._send_unsent_alerts()
+                return report
 
     async def _process(self, messages: Sequence[InboundMessage]) -> BatchReport:
+        if not self._layout_checked:
+            moved = await self._retry(self.store.migrate_legacy_layout, "renaming Redis keys to the cluster layout",
+                                      "redis")
+            if moved:
+                log.info("renamed %d Redis keys to the hash-tagged layout", moved)
+            self._layout_checked = True
         report = BatchReport(messages=len(messages))
         taken_in: dict[tuple[str, str], int] = {}
         clock = time.perf_counter
@@ -117,13 +159,14 @@ class BatchProcessor:
         for _, events in decoded:
             for event in events:
                 first_events.setdefault(event.model_id, event)
+        self._batch_events = first_events
         await self._ensure_loaded(first_events)
         buffer = await self._label_buffer(decoded)
         self.fleet.labels = buffer
         outputs: dict[str, list[MonitorOutput]] = {}
         for message, events in decoded:
             tp = partition_key(message.topic, message.partition)
-            applied: set[str] = set()
+            applied: dict[str, None] = {}
             for event in events:
                 offsets = self.offsets[event.model_id]
                 if message.offset <= offsets.get(tp, -1):
@@ -138,14 +181,15 @@ class BatchProcessor:
                     report.dead_letters.append(_dead_letter(message, DeadLetterReason.PROCESSING_ERROR,
                                                             f"{type(exc).__name__}: {exc}"))
                     break
-                applied.add(event.model_id)
+                applied[event.model_id] = None
                 report.events += 1
                 taken_in[(message.topic, event.model_id)] = taken_in.get((message.topic, event.model_id), 0) + 1
             for model_id in applied:
+                self._check_partitioning(model_id, message, tp)
                 self.offsets[model_id][tp] = message.offset
             write.count(f"events:{message.topic}", len(events))
         write.labels = buffer.changes
-        for model_id in self.system_alerts:
+        for model_id in itertools.chain(self.system_alerts, _models_of(buffer)):
             outputs.setdefault(model_id, [])
         for model_id, model_outputs in outputs.items():
             write.models[model_id] = self._model_write(model_id, model_outputs, report)
@@ -234,6 +278,7 @@ class BatchProcessor:
         owed = []
         for model_id, model in saved.items():
             self.offsets[model_id] = dict(model.offsets)
+            self.generations[model_id] = model.generation
             owed += [(model_id, item) for item in model.outbox]
             if model.snapshot is None:
                 continue
@@ -246,8 +291,8 @@ class BatchProcessor:
                 log.error("model %s: its saved detector state is refused (%s); monitoring it from scratch and "
                           "publishing a system alert", model_id, exc)
                 self.fleet.monitor(model_id)  # a fresh one, written back even if every event is a replay
-                self.system_alerts[model_id] = system_alerts.snapshot_refused(
-                    model_id, first_events[model_id], model.snapshot, str(exc))
+                self.system_alerts.setdefault(model_id, []).append(system_alerts.snapshot_refused(
+                    model_id, first_events[model_id], model.snapshot, str(exc)))
         await self._send_outbox(owed, recovering=True)
 
     async def _label_buffer(self, decoded: list[tuple[InboundMessage, list[InboundEvent]]]) -> BatchLabelBuffer:
@@ -264,13 +309,14 @@ class BatchProcessor:
         return BatchLabelBuffer(predictions, labels, self.settings.label_ttl_seconds)
 
     def _model_write(self, model_id: str, outputs: list[MonitorOutput], report: BatchReport) -> ModelWrite:
-        monitor = self.fleet.monitors[model_id]
-        write = ModelWrite(snapshot=encode_snapshot(monitor, self.state_key), offsets=dict(self.offsets[model_id]))
-        refused = self.system_alerts.pop(model_id, None)
-        if refused is not None:
-            self.metrics.alert(refused)
-            write.outbox.append(OutboxItem(refused.alert_id, 0, self.topics.alerts, model_id,
-                                           refused.model_dump_json()))
+        monitor = self.fleet.monitor(model_id)
+        generation = self.generations[model_id]
+        write = ModelWrite(snapshot=encode_snapshot(monitor, self.state_key), offsets=dict(self.offsets[model_id]),
+                           generation=generation, seq=f"{generation}.{self.worker_name}.{next(self._write_ids)}")
+        for system_alert in self.system_alerts.pop(model_id, []):
+            self.metrics.alert(system_alert)
+            write.outbox.append(OutboxItem(system_alert.alert_id, len(write.outbox), self.topics.alerts, model_id,
+                                           system_alert.model_dump_json()))
             report.system_alerts += 1
         for out in outputs:
             for alert in out.alerts:
@@ -325,39 +371,124 @@ class BatchProcessor:
         await asyncio.gather(*pending)
 
     async def _retry(self, operation: Callable[[], Awaitable[T]], what: str, system: Literal["redis", "kafka"]) -> T:
-        """Retry with exponential backoff: an outage pauses the worker, it does not crash it or lose data."""
+        """Retry with exponential backoff until it passes: a fault pauses the worker, never loses data.
+
+        A lost connection is waited out quietly (`/ready` and the outage gauge say so); any other
+        failure (Redis out of memory, read-only, MOVED, NOPERM, a bug) also raises a `system` alert.
+        A refused write (FencedError) is not retried here: the batch must be applied again."""
         delay = 0.1
-        errors = self.metrics.redis_errors if system == "redis" else self.metrics.kafka_errors
         failures = 0
         while True:
             try:
                 result = await operation()
+            except FencedError:
+                raise
             except Exception as exc:
-                if not _is_transient(exc):
-                    raise
                 failures += 1
-                errors.labels(what).inc()
-                self.outage = f"{what} failed {failures} times: {type(exc).__name__}: {exc}"
-                self.metrics.outage.set(1)
-                log.warning("%s failed (%s: %s); retrying in %.1fs", what, type(exc).__name__, exc, delay,
-                            extra={"operation": what, "system": system, "failures": failures})
+                (self.metrics.redis_errors if system == "redis" else self.metrics.kafka_errors).labels(what).inc()
+                alert = system == "redis" and not _is_transient(exc)
+                self._fault(what, system, system, exc, failures, delay, alert=alert)
             else:
-                if failures:
-                    log.info("%s succeeded after %d failures", what, failures, extra={"operation": what})
-                    self.outage = None
-                    self.metrics.outage.set(0)
+                self._fault_cleared(what, failures)
                 return result
             await asyncio.sleep(delay)
             delay = min(delay * 2, self.retry_max_seconds)
 
+    def _fault(self, what: str, system: str, detector: str, exc: Exception, failures: int, delay: float, *,
+               alert: bool) -> None:
+        cause = describe_error(exc)
+        self.outage = f"{what} failed {failures} times: {cause}"
+        self.metrics.outage.set(1)
+        log.warning("%s failed (%s); retrying in %.1fs; nothing is acknowledged meanwhile", what, cause, delay,
+                    extra={"operation": what, "system": system, "failures": failures})
+        if self._fault_started is None:
+            self._fault_started = time.time()
+        if alert and failures == 1:
+            for model_id, event in self._batch_events.items():
+                self._queue_alert(system_alerts.worker_fault(model_id, event, self.worker_name, detector,
+                                                             f"{what} failed: {cause}", self._fault_started))
+            asyncio.get_running_loop().create_task(self._send_unsent_alerts())  # Kafka may well answer
+
+    def _fault_cleared(self, what: str, failures: int) -> None:
+        if failures:
+            log.info("%s succeeded after %d failures", what, failures, extra={"operation": what})
+            self.outage = None
+            self.metrics.outage.set(0)
+            self._fault_started = None
+
+    def _fenced(self, exc: FencedError) -> None:
+        """Another worker claimed these models: reload them and apply the batch on top of its state."""
+        self.metrics.fenced_writes.inc(len(exc.refused))
+        for model_id, cause in exc.refused.items():
+            log.warning("model %s: write refused, another worker owns its state now (%s); reloading it and applying "
+                        "the batch again", model_id, cause, extra={"model": model_id})
+            self._queue_alert(system_alerts.write_fenced(model_id, self._batch_events.get(model_id),
+                                                         self.worker_name, cause))
+        self.forget_models(exc.refused)
+
+    def _check_partitioning(self, model_id: str, message: InboundMessage, tp: str) -> None:
+        """A model seen on a second partition of one topic means a producer partitions differently."""
+        offsets = self.offsets[model_id]
+        if tp in offsets:
+            return
+        prefix = f"{message.topic}:"
+        partitions = sorted({int(k[len(prefix):]) for k in offsets if k.startswith(prefix)} | {message.partition})
+        if len(partitions) < 2:
+            return
+        log.error("model %s arrived on partitions %s of %s: producers must key by model_id with the murmur2 "
+                  "partitioner (librdkafka: partitioner=murmur2_random)", model_id, partitions, message.topic,
+                  extra={"model": model_id})
+        self.system_alerts.setdefault(model_id, []).append(system_alerts.split_partitions(
+            model_id, self._batch_events[model_id], message.topic, partitions))
+
+    def _queue_alert(self, alert: DriftAlert) -> None:
+        if alert.alert_id not in self._unsent_alerts:
+            self.metrics.alert(alert)
+        self._unsent_alerts[alert.alert_id] = alert
+
+    async def _send_unsent_alerts(self) -> None:
+        """System alerts about the worker itself go straight to Kafka (Redis may be what failed), when it answers."""
+        alerts = list(self._unsent_alerts.values())
+        if not alerts:
+            return
+        try:
+            await asyncio.wait_for(self._deliver([(self.topics.alerts, a.model_id, a.model_dump_json())
+                                                  for a in alerts]), timeout=10)
+        except Exception as exc:
+            log.warning("could not publish %d system alerts yet (%s); trying again after the next batch",
+                        len(alerts), describe_error(exc))
+            return
+        for alert in alerts:
+            self._unsent_alerts.pop(alert.alert_id, None)
+
+
+def describe_error(exc: BaseException) -> str:
+    """Type and message of an error, without the command redis-py quotes (it may hold snapshot bytes)."""
+    text = str(exc)
+    _, marker, rest = text.partition("of pipeline caused error: ")
+    if marker:
+        text = rest
+    text = text.splitlines()[0] if text else ""
+    if len(text) > 300:
+        text = text[:300] + "..."
+    return f"{type(exc).__name__}: {text}"
+
 
 def _is_transient(exc: Exception) -> bool:
-    """Failures of the network or a server that are worth waiting out."""
-    if isinstance(exc, OSError | TimeoutError | redis.ConnectionError | redis.TimeoutError | redis.BusyLoadingError
-                  | KafkaException):
+    """A lost or slow connection: worth waiting out without bothering anyone beyond /ready."""
+    if isinstance(exc, redis.AuthenticationError | redis.exceptions.AuthorizationError):
+        return False
+    if isinstance(exc, OSError | TimeoutError | redis.ConnectionError | redis.TimeoutError | KafkaException):
         return True
     module = type(exc).__module__
     return module.startswith(("aiokafka", "kafka")) and "Error" in type(exc).__name__
+
+
+def _models_of(buffer: BatchLabelBuffer) -> set[str]:
+    """Models whose label join changed: each needs a write, since the join is saved with the model's state."""
+    changes = buffer.changes
+    return {model_id for model_id, _ in itertools.chain(changes.predictions_held, changes.predictions_taken,
+                                                          changes.labels_held, changes.labels_taken)}
 
 
 def _where(message: InboundMessage) -> str:

@@ -39,23 +39,27 @@ class KafkaPublishedLog:
             consumer.close()
 
     def _scan(self, consumer: Consumer, wanted: dict[str, set[bytes]]) -> set[str]:
+        """Read each partition from `lookback` before its end up to the end a fetch reports.
+
+        The end is taken from the fetch (partition EOF), never from ListOffsets alone: Tansu's
+        ListOffsets reports an end short of the last record batch, and stopping there missed alerts
+        Kafka already held, which were then sent twice. ListOffsets only picks where to start; an
+        under-reported end makes that start earlier, which reads more, never less."""
         starts: list[TopicPartition] = []
-        ends: dict[tuple[str, int], int] = {}
         for topic in wanted:
             metadata = consumer.list_topics(topic, timeout=10).topics[topic]
             if metadata.error is not None:
                 raise KafkaException(metadata.error)
             for partition in metadata.partitions:
                 low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=10)
-                if high > low:
-                    starts.append(TopicPartition(topic, partition, max(low, high - self.lookback)))
-                    ends[(topic, partition)] = high
+                starts.append(TopicPartition(topic, partition, max(low, high - self.lookback)))
         if not starts:
             return set()
         consumer.assign(starts)
+        reading = {(tp.topic, tp.partition) for tp in starts}
         found: set[str] = set()
         deadline = time.monotonic() + self.timeout
-        while ends:
+        while reading:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"reading back {sorted(wanted)} to check owed alerts took over {self.timeout}s")
             message = consumer.poll(0.5)
@@ -63,12 +67,11 @@ class KafkaPublishedLog:
                 continue
             where = (str(message.topic()), int(message.partition() or 0))
             error = message.error()
-            if error is not None and error.code() != KafkaError._PARTITION_EOF:
-                raise KafkaException(error)
-            if error is None:
-                value = message.value() or b""
-                found |= {i.decode() for i in wanted[where[0]] if i in value}
-            offset = message.offset()
-            if error is not None or (offset is not None and offset + 1 >= ends.get(where, 0)):
-                ends.pop(where, None)
+            if error is not None:
+                if error.code() != KafkaError._PARTITION_EOF:
+                    raise KafkaException(error)
+                reading.discard(where)
+                continue
+            value = message.value() or b""
+            found |= {i.decode() for i in wanted[where[0]] if i in value}
         return found

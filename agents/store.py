@@ -1,24 +1,79 @@
 """Redis persistence of the worker: snapshots with the offsets they cover, the label join, windows,
 the per-model outbox, counters. Key names are in agents/keys.py.
 
-One batch costs two round trips: a pipeline that reads what the batch needs, and a MULTI/EXEC
-transaction that writes everything the batch changed, so a crash leaves either all of it or none.
+One batch costs two round trips: a pipeline that reads what the batch needs, and a pipeline that
+writes it. Each model's part of the write is one Lua script over keys of one hash slot, so it is
+atomic on a single server and on a Redis Cluster alike, and the script refuses it unless this
+worker still owns the model (fencing):
+
+- Loading a model claims it: `HINCRBY generation 1` on its monitor hash, and the new value is the
+  loader's token. A later loader (the partition's next owner, or a second worker fed the same model
+  through another partition) takes a higher one, and every write still carrying the old token is
+  refused with FENCED. The refused worker reloads the model and applies its batch to what the
+  other wrote, so neither overwrites the other.
+- Every write carries a `seq` unique to it; a write whose `seq` is already stored was applied
+  before (a retry after a lost reply) and is not applied twice.
+
+Counters (`stats`) and the `models` set are shared by models, so they are written beside the
+scripts, not inside them: they are operational counts and may over-count a batch that was retried.
 """
 
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
-import redis.asyncio as aioredis
+import redis
+from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
 
-from agents.keys import WINDOW_HISTORY, WINDOW_TTL_SECONDS, RedisKeys
+from agents.keys import LAYOUT_VERSION, WINDOW_HISTORY, WINDOW_TTL_SECONDS, LegacyKeys, RedisKeys
 from agents.label_buffer import Key, LabelChanges
 from detectors.monitor import PendingPrediction
 from detectors.windows import WindowStats
+from driftline.redis_connect import AsyncClient, async_client
 from driftline.settings import Settings
 from schemas.events import LabelEvent
 
 Offsets = dict[str, int]
+
+FENCED = "FENCED"
+
+COMMIT_MODEL = """
+local generation = redis.call('HGET', KEYS[1], 'generation')
+if generation ~= ARGV[1] then
+  return redis.error_reply('FENCED model state is now owned by generation ' .. tostring(generation) ..
+                           ', this writer holds ' .. ARGV[1])
+end
+if redis.call('HGET', KEYS[1], 'seq') == ARGV[2] then
+  return 0
+end
+redis.call('HSET', KEYS[1], 'snapshot', ARGV[3], 'offsets', ARGV[4], 'seq', ARGV[2])
+local ops = cjson.decode(ARGV[5])
+for _, item in ipairs(ops.outbox) do
+  redis.call('HSET', KEYS[2], item[1], item[2])
+end
+for _, window in ipairs(ops.windows) do
+  local key = KEYS[window[1]]
+  redis.call('LPUSH', key, window[2])
+  redis.call('LTRIM', key, 0, ops.history - 1)
+  redis.call('EXPIRE', key, ops.window_ttl)
+end
+for _, held in ipairs(ops.hold) do
+  redis.call('SET', KEYS[held[1]], held[2], 'PX', ops.label_ttl_ms)
+end
+for _, index in ipairs(ops.drop) do
+  redis.call('DEL', KEYS[index])
+end
+return 1
+"""
+
+
+class FencedError(Exception):
+    """Another worker claimed these models since this one loaded them: their writes were refused."""
+
+    def __init__(self, refused: dict[str, str]) -> None:
+        super().__init__("; ".join(f"{model}: {why}" for model, why in refused.items()))
+        self.refused = refused
 
 
 def partition_key(topic: str, partition: int) -> str:
@@ -30,7 +85,7 @@ class OutboxItem:
     """A message owed to Kafka, persisted before it is sent.
 
     Stored in a hash under its id (alert_id or request_id): writing it twice, as a retried
-    transaction might, leaves one entry, and `order` keeps the publishing order."""
+    write might, leaves one entry, and `order` keeps the publishing order."""
 
     id: str
     order: int
@@ -53,12 +108,15 @@ class SavedModel:
     snapshot: bytes | None
     offsets: Offsets
     outbox: list[OutboxItem]
+    generation: int  # the owner token this load claimed
 
 
 @dataclass
 class ModelWrite:
     snapshot: bytes
     offsets: Offsets
+    generation: int
+    seq: str
     outbox: list[OutboxItem] = field(default_factory=list)
     windows: list[WindowStats] = field(default_factory=list)
 
@@ -74,31 +132,37 @@ class BatchWrite:
             self.counters[name] = self.counters.get(name, 0) + by
 
 
-def redis_client(settings: Settings) -> "aioredis.Redis":
-    return aioredis.Redis.from_url(settings.redis_url, **settings.redis_client_options(),
-                                   socket_timeout=10, socket_connect_timeout=5, health_check_interval=30)
+def redis_client(settings: Settings) -> AsyncClient:
+    return async_client(settings, socket_timeout=10, socket_connect_timeout=5, health_check_interval=30)
 
 
 class StateStore:
-    def __init__(self, client: "aioredis.Redis", keys: RedisKeys, label_ttl_seconds: float) -> None:
+    def __init__(self, client: AsyncClient, keys: RedisKeys, label_ttl_seconds: float) -> None:
         self.client = client
         self.keys = keys
         self.label_ttl_ms = max(1, int(label_ttl_seconds * 1000))
+        self._commit_sha: str | None = None
+
+    @property
+    def is_cluster(self) -> bool:
+        return isinstance(self.client, AsyncRedisCluster)
 
     async def load_models(self, model_ids: Iterable[str]) -> dict[str, SavedModel]:
+        """Claim each model (a new owner generation) and read its state, in one round trip."""
         ids = list(model_ids)
         if not ids:
             return {}
         pipe = self.client.pipeline(transaction=False)
         for model_id in ids:
+            pipe.hincrby(self.keys.monitor(model_id), "generation", 1)
             pipe.hmget(self.keys.monitor(model_id), ["snapshot", "offsets"])
-            pipe.hvals(self.outbox_key(model_id))
+            pipe.hvals(self.keys.outbox(model_id))
         replies = await pipe.execute()
         saved = {}
         for i, model_id in enumerate(ids):
-            snapshot, offsets = replies[2 * i]
-            outbox = sorted((OutboxItem.decode(raw) for raw in replies[2 * i + 1]), key=lambda item: item.order)
-            saved[model_id] = SavedModel(snapshot, json.loads(offsets) if offsets else {}, outbox)
+            generation, (snapshot, offsets), outbox_values = replies[3 * i: 3 * i + 3]
+            outbox = sorted((OutboxItem.decode(raw) for raw in outbox_values), key=lambda item: item.order)
+            saved[model_id] = SavedModel(snapshot, json.loads(offsets) if offsets else {}, outbox, int(generation))
         return saved
 
     async def load_labels(self, predictions: Iterable[Key], labels: Iterable[Key]
@@ -108,7 +172,10 @@ class StateStore:
         keys = [self.keys.pending(*k) for k in wanted_predictions] + [self.keys.early_label(*k) for k in wanted_labels]
         if not keys:
             return {}, {}
-        values = await self.client.mget(keys)
+        pipe = self.client.pipeline(transaction=False)  # GETs, not one MGET: the keys span slots on a cluster
+        for key in keys:
+            pipe.get(key)
+        values = await pipe.execute()
         found_predictions = {k: PendingPrediction.model_validate_json(v)
                              for k, v in zip(wanted_predictions, values[: len(wanted_predictions)], strict=True) if v}
         found_labels = {k: LabelEvent.model_validate_json(v)
@@ -116,39 +183,75 @@ class StateStore:
         return found_predictions, found_labels
 
     async def commit(self, batch: BatchWrite) -> None:
-        pipe = self.client.pipeline(transaction=True)
+        """Write every model's part atomically (one script each), then the shared counters.
+
+        Raises FencedError, after the other models were written, when some model is owned by
+        another worker now; any other error is raised as it came (the caller retries: each
+        model's write is idempotent)."""
+        labels = _labels_by_model(batch.labels, self.keys)
+        unowned = labels.keys() - batch.models.keys()
+        if unowned:
+            raise ValueError(f"label changes for models without a write: {sorted(unowned)}")
+        if self._commit_sha is None:
+            self._commit_sha = await self.client.script_load(COMMIT_MODEL)
+        try:
+            replies = await self._run_commit(batch, labels)
+        except redis.exceptions.NoScriptError:  # a restarted or failed-over server forgot it
+            self._commit_sha = await self.client.script_load(COMMIT_MODEL)
+            replies = await self._run_commit(batch, labels)
+        refused: dict[str, str] = {}
+        for model_id, reply in zip(batch.models, replies, strict=False):
+            if isinstance(reply, redis.exceptions.ResponseError) and str(reply).startswith(FENCED):
+                refused[model_id] = str(reply)
+            elif isinstance(reply, Exception):
+                raise reply
+        for reply in replies[len(batch.models):]:
+            if isinstance(reply, Exception):
+                raise reply
+        if refused:
+            raise FencedError(refused)
+
+    async def _run_commit(self, batch: BatchWrite, labels: dict[str, "_ModelLabels"]) -> list[Any]:
+        pipe = self.client.pipeline(transaction=False)
         for model_id, write in batch.models.items():
-            pipe.hset(self.keys.monitor(model_id), mapping={"snapshot": write.snapshot,
-                                                             "offsets": json.dumps(write.offsets)})
-            pipe.sadd(self.keys.models, model_id)
-            if write.outbox:
-                pipe.hset(self.outbox_key(model_id), mapping={item.id: item.encode() for item in write.outbox})
-            for stats in write.windows:
-                key = self.keys.windows(model_id, stats.signal)
-                pipe.lpush(key, stats.model_dump_json())
-                pipe.ltrim(key, 0, WINDOW_HISTORY - 1)
-                pipe.expire(key, WINDOW_TTL_SECONDS)
-        labels = batch.labels
-        for (model_id, event_id), pending in labels.predictions_held.items():
-            pipe.set(self.keys.pending(model_id, event_id), pending.model_dump_json(), px=self.label_ttl_ms)
-        for taken in labels.predictions_taken:
-            pipe.delete(self.keys.pending(*taken))
-        for (model_id, event_id), label in labels.labels_held.items():
-            pipe.set(self.keys.early_label(model_id, event_id), label.model_dump_json(), px=self.label_ttl_ms)
-        for taken in labels.labels_taken:
-            pipe.delete(self.keys.early_label(*taken))
+            keys, args = self._model_script_call(model_id, write, labels.get(model_id))
+            pipe.evalsha(self._commit_sha, len(keys), *keys, *args)  # type: ignore[arg-type]
+        if batch.models:
+            pipe.sadd(self.keys.models, *batch.models)
         for name, by in batch.counters.items():
             pipe.hincrby(self.keys.stats, name, by)
-        await pipe.execute()
+        replies: list[Any] = await pipe.execute(raise_on_error=False)
+        for reply in replies:
+            if isinstance(reply, redis.exceptions.NoScriptError):
+                raise reply
+        return replies
 
-    def outbox_key(self, model_id: str) -> str:
-        return f"{self.keys.outbox}:{model_id}"
+    def _model_script_call(self, model_id: str, write: ModelWrite, labels: "_ModelLabels | None"
+                           ) -> tuple[list[str], list[bytes | str | int]]:
+        keys = [self.keys.monitor(model_id), self.keys.outbox(model_id)]
+
+        def index_of(key: str) -> int:
+            keys.append(key)
+            return len(keys)  # Lua's KEYS is 1-based
+
+        ops: dict[str, Any] = {
+            "outbox": [[item.id, item.encode().decode()] for item in write.outbox],
+            "windows": [[index_of(self.keys.windows(model_id, s.signal)), s.model_dump_json()] for s in write.windows],
+            "hold": [], "drop": [],
+            "history": WINDOW_HISTORY, "window_ttl": WINDOW_TTL_SECONDS, "label_ttl_ms": self.label_ttl_ms,
+        }
+        if labels is not None:
+            ops["hold"] = [[index_of(key), value] for key, value in labels.hold]
+            ops["drop"] = [index_of(key) for key in labels.drop]
+        args: list[bytes | str | int] = [str(write.generation), write.seq, write.snapshot,
+                                         json.dumps(write.offsets), json.dumps(ops)]
+        return keys, args
 
     async def clear_outbox(self, sent: Iterable[tuple[str, str]]) -> None:
         """Forget outbox entries (model_id, item id) that Kafka has confirmed."""
         pipe = self.client.pipeline(transaction=False)
         for model_id, item_id in sent:
-            pipe.hdel(self.outbox_key(model_id), item_id)
+            pipe.hdel(self.keys.outbox(model_id), item_id)
         if len(pipe):
             await pipe.execute()
 
@@ -158,3 +261,49 @@ class StateStore:
             for name, by in counters.items():
                 pipe.hincrby(self.keys.stats, name, by)
             await pipe.execute()
+
+    async def migrate_legacy_layout(self) -> int:
+        """Rename keys of the first layout (no hash tags) to the current one; returns how many moved.
+
+        Runs at every worker start and costs one GET once done. The first layout never ran on a
+        cluster, so a cluster has nothing to migrate. Stop workers of the old version first: one
+        still running would keep writing the old names."""
+        if self.is_cluster or await self.client.get(self.keys.layout) == LAYOUT_VERSION.encode():
+            return 0
+        legacy = LegacyKeys(self.keys.prefix)
+        moved = 0
+        members = await self.client.smembers(self.keys.models)
+        models = sorted((m.decode() if isinstance(m, bytes) else m for m in members), key=len, reverse=True)
+        for model_id in models:  # longest first: "a:b"'s keys also match model "a"'s patterns
+            found = [key for key in legacy.singles(model_id) if await self.client.exists(key)]
+            for pattern in legacy.patterns(model_id):
+                found += [key.decode() async for key in self.client.scan_iter(match=pattern, count=1000)]
+            for key in found:
+                moved += int(await self.client.renamenx(key, legacy.renamed(key, model_id, self.keys)))
+        await self.client.set(self.keys.layout, LAYOUT_VERSION)
+        return moved
+
+
+@dataclass
+class _ModelLabels:
+    """One model's share of a batch's label-join changes, as Redis keys."""
+
+    hold: list[tuple[str, str]] = field(default_factory=list)  # (key, JSON value) to set with the label TTL
+    drop: list[str] = field(default_factory=list)
+
+
+def _labels_by_model(changes: LabelChanges, keys: RedisKeys) -> dict[str, _ModelLabels]:
+    by_model: dict[str, _ModelLabels] = {}
+
+    def of(model_id: str) -> _ModelLabels:
+        return by_model.setdefault(model_id, _ModelLabels())
+
+    for (model_id, event_id), pending in changes.predictions_held.items():
+        of(model_id).hold.append((keys.pending(model_id, event_id), pending.model_dump_json()))
+    for model_id, event_id in changes.predictions_taken:
+        of(model_id).drop.append(keys.pending(model_id, event_id))
+    for (model_id, event_id), label in changes.labels_held.items():
+        of(model_id).hold.append((keys.early_label(model_id, event_id), label.model_dump_json()))
+    for model_id, event_id in changes.labels_taken:
+        of(model_id).drop.append(keys.early_label(model_id, event_id))
+    return by_model

@@ -1,4 +1,14 @@
-"""Alerts of kind `system`: the worker telling operators about itself rather than about the data."""
+"""Alerts of kind `system`: the worker telling operators about itself rather than about the data.
+
+| signal | detector | raised when |
+|---|---|---|
+| `state` | `snapshot` | a model's saved detector state was refused; its monitor restarts from scratch |
+| `state` | `fencing` | another worker claimed the model while this one held it: this one's write was refused |
+| `worker` | `redis` / `processing` | Redis answered with an error, or a bug failed a batch: consuming stopped |
+| `partitioning` | `producer` | one model arrived on two partitions of a topic: a producer partitions wrongly |
+
+Every id is a hash of what caused the alert, so the same cause replayed after a crash repeats the id.
+"""
 
 import hashlib
 import time
@@ -7,26 +17,55 @@ from schemas.events import AlertKind, DriftAlert, InboundEvent, Severity
 
 STATE_SIGNAL = "state"
 SNAPSHOT_DETECTOR = "snapshot"
+FENCING_DETECTOR = "fencing"
+WORKER_SIGNAL = "worker"
+PARTITIONING_SIGNAL = "partitioning"
+PRODUCER_DETECTOR = "producer"
+
+
+def _digest(*parts: bytes) -> str:
+    return hashlib.blake2b(b"\x1f".join(parts), digest_size=12).hexdigest()
+
+
+def _alert(alert_id: str, model_id: str, event: InboundEvent | None, signal: str, detector: str,
+           detail: str) -> DriftAlert:
+    version = getattr(event, "model_version", None) or "unknown"  # a label carries no version
+    event_id = getattr(event, "event_id", None) or f"deployment-{version}"
+    now = time.time()
+    return DriftAlert(alert_id=alert_id, model_id=model_id, model_version=version, signal=signal, detector=detector,
+                      kind=AlertKind.SYSTEM, severity=Severity.WARNING, event_index=0, event_id=event_id,
+                      ts=event.ts if event is not None else now, detected_at=now, detail=detail[:2_000])
 
 
 def snapshot_refused(model_id: str, first_event: InboundEvent, refused: bytes, reason: str) -> DriftAlert:
     """The model's saved detector state was refused (tampered, foreign key, other version); it starts afresh.
 
     The id depends on the refused bytes, so a batch replayed after a crash raises the same alert id."""
-    digest = hashlib.blake2b(model_id.encode() + b"\x1f" + refused, digest_size=12).hexdigest()
-    version = getattr(first_event, "model_version", None) or "unknown"  # a label carries no version
-    event_id = getattr(first_event, "event_id", None) or f"deployment-{version}"
-    return DriftAlert(
-        alert_id=f"s-{digest}",
-        model_id=model_id,
-        model_version=version,
-        signal=STATE_SIGNAL,
-        detector=SNAPSHOT_DETECTOR,
-        kind=AlertKind.SYSTEM,
-        severity=Severity.WARNING,
-        event_index=0,
-        event_id=event_id,
-        ts=first_event.ts,
-        detected_at=time.time(),
-        detail=f"saved detector state refused, monitor reset from scratch: {reason}",
-    )
+    return _alert(f"s-{_digest(model_id.encode(), refused)}", model_id, first_event, STATE_SIGNAL,
+                  SNAPSHOT_DETECTOR, f"saved detector state refused, monitor reset from scratch: {reason}")
+
+
+def write_fenced(model_id: str, event: InboundEvent | None, worker: str, cause: str) -> DriftAlert:
+    return _alert(f"f-{_digest(model_id.encode(), worker.encode(), cause.encode())}", model_id, event,
+                  STATE_SIGNAL, FENCING_DETECTOR,
+                  f"worker {worker} lost ownership of this model's state ({cause}); its write was refused and the "
+                  "batch is applied again on top of the new owner's state. Frequent alerts like this mean two "
+                  "workers receive this model: see the `partitioning` alert and the producer rule in the README")
+
+
+def worker_fault(model_id: str, event: InboundEvent | None, worker: str, detector: str, cause: str,
+                 since: float) -> DriftAlert:
+    return _alert(f"w-{_digest(model_id.encode(), worker.encode(), repr(since).encode())}", model_id, event,
+                  WORKER_SIGNAL, detector,
+                  f"worker {worker} stopped consuming this model's partition: {cause}. Nothing is acknowledged "
+                  "until the cause clears; the worker retries with backoff and resumes by itself")
+
+
+def split_partitions(model_id: str, event: InboundEvent, topic: str, partitions: list[int]) -> DriftAlert:
+    shown = ", ".join(str(p) for p in partitions)
+    return _alert(f"p-{_digest(model_id.encode(), topic.encode(), shown.encode())}", model_id, event,
+                  PARTITIONING_SIGNAL, PRODUCER_DETECTOR,
+                  f"model {model_id!r} arrived on partitions {shown} of {topic}. Producers must key every message "
+                  "by model_id and use the murmur2 partitioner (Java's default; librdkafka and confluent-kafka: "
+                  "partitioner=murmur2_random, not the default consistent_random). Expected once after the "
+                  "topic's partition count grew")

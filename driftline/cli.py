@@ -89,9 +89,9 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _delete_keys(settings: Settings) -> None:
-    import redis
+    from driftline.redis_connect import sync_client
 
-    client = redis.Redis.from_url(settings.redis_url, **settings.redis_client_options())
+    client = sync_client(settings)
     try:
         keys = list(client.scan_iter(match=f"{settings.key_prefix}*", count=1000))
         if keys:

@@ -20,11 +20,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import redis
 from confluent_kafka import Consumer
 from pydantic import BaseModel
 
 from driftline.logs import configure_logging
+from driftline.redis_connect import sync_client
 from driftline.sdk.trainer import TrainedModel, Trainer
 from driftline.settings import Settings
 from schemas import DecodeError, PredictionEvent, decode_events
@@ -43,7 +43,7 @@ class ExampleStore:
     def __init__(self, settings: Settings, capacity: int = 20_000) -> None:
         self.prefix = settings.key_prefix
         self.capacity = capacity
-        self.client = redis.Redis.from_url(settings.redis_url, **settings.redis_client_options())
+        self.client = sync_client(settings)
 
     def key(self, model_id: str) -> str:
         return f"{self.prefix}examples:{model_id}"

@@ -121,6 +121,14 @@ class Settings(BaseSettings):
             conf["ssl.key.location"] = str(self.kafka_ssl_keyfile)
         return conf
 
+    def kafka_producer_config(self) -> dict[str, Any]:
+        """A librdkafka producer that partitions like every other Kafka client.
+
+        Messages are keyed by model_id, and one model must land on one partition (its events form
+        one ordered stream, owned by one worker). librdkafka's default partitioner hashes keys with
+        CRC32; Java, kafkajs, aiokafka (so Faust) and Sarama's Java-compatible mode use murmur2."""
+        return {**self.kafka_client_config(), "partitioner": "murmur2_random"}
+
     def redis_client_options(self) -> dict[str, Any]:
         """Keyword options for redis.Redis.from_url beyond the URL itself."""
         opts: dict[str, Any] = {}

@@ -2,11 +2,11 @@
 
 from collections.abc import Iterator
 
-import redis
 from pydantic import BaseModel
 
 from agents.keys import RedisKeys
 from detectors.snapshot import SnapshotError, open_snapshot
+from driftline.redis_connect import sync_client
 from driftline.settings import Settings
 
 
@@ -32,7 +32,7 @@ class ModelStatus(BaseModel):
 
 def model_statuses(settings: Settings, model_id: str | None = None) -> Iterator[ModelStatus]:
     keys = RedisKeys(settings.key_prefix)
-    client = redis.Redis.from_url(settings.redis_url, **settings.redis_client_options())
+    client = sync_client(settings)
     try:
         ids = [model_id] if model_id else sorted(_text(m) for m in client.smembers(keys.models))
         state_key = settings.state_key.get_secret_value().encode()

@@ -10,12 +10,12 @@ import sys
 import time
 from pathlib import Path
 
-import redis
 from confluent_kafka import Producer
 from pydantic import SecretStr
 
 from agents.keys import RedisKeys
 from driftline.embedded import free_port
+from driftline.redis_connect import sync_client
 from driftline.settings import Settings
 from schemas import ModelDeployed, encode_event
 
@@ -57,15 +57,15 @@ class WorkerProcess:
     def wait_ready(self, timeout: float = WORKER_START_TIMEOUT) -> None:
         """Ready once it has handled a probe deployment: it has joined the group and owns partitions."""
         probe = f"probe-{time.time_ns()}"
-        producer = Producer(self.settings.kafka_client_config())
+        producer = Producer(self.settings.kafka_producer_config())
         producer.produce(self.settings.topics.deployments, key=probe.encode(),
                          value=encode_event(ModelDeployed(model_id=probe, model_version="0", ts=time.time())))
         producer.flush(30)
-        client = redis.Redis.from_url(self.settings.redis_url, **self.settings.redis_client_options())
+        client = sync_client(self.settings)
         key = RedisKeys(self.settings.key_prefix).monitor(probe)
         deadline = time.monotonic() + timeout
         try:
-            while not client.exists(key):
+            while not client.hexists(key, "snapshot"):
                 if self.process is not None and self.process.poll() is not None:
                     raise RuntimeError(f"the worker exited with {self.process.returncode}; see {self.log_path}")
                 if time.monotonic() > deadline:

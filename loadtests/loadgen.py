@@ -17,7 +17,7 @@ from loadtests.workload import W1, envelope
 
 
 def producer_for(settings: Settings) -> Producer:
-    return Producer({**settings.kafka_client_config(), "linger.ms": 5, "batch.size": 1_000_000,
+    return Producer({**settings.kafka_producer_config(), "linger.ms": 5, "batch.size": 1_000_000,
                      "queue.buffering.max.kbytes": 1_048_576, "compression.type": "none"})
 
 

@@ -10,13 +10,13 @@ import urllib.request
 from collections.abc import Callable, Sequence
 
 import pytest
-import redis
 from confluent_kafka import Consumer, Producer, TopicPartition
 from prometheus_client.parser import text_string_to_metric_families
 from pydantic import BaseModel
 
 from agents.keys import RedisKeys
 from detectors.snapshot import MonitorState, open_snapshot
+from driftline.redis_connect import sync_client
 from driftline.settings import Settings
 from driftline.worker_process import WorkerProcess
 from schemas import encode_batch, encode_event
@@ -25,7 +25,7 @@ from schemas.events import InboundEvent
 
 def produce(settings: Settings, topic: str, events: Sequence[InboundEvent], *, batch: int = 1) -> None:
     """Send events keyed by model_id, `batch` per message (1 = single-event messages)."""
-    producer = Producer(settings.kafka_client_config())
+    producer = Producer(settings.kafka_producer_config())
     for start in range(0, len(events), batch):
         chunk = events[start : start + batch]
         value = encode_event(chunk[0]) if batch == 1 else encode_batch(chunk)
@@ -35,7 +35,7 @@ def produce(settings: Settings, topic: str, events: Sequence[InboundEvent], *, b
 
 
 def produce_raw(settings: Settings, topic: str, values: Sequence[bytes], key: bytes) -> None:
-    producer = Producer(settings.kafka_client_config())
+    producer = Producer(settings.kafka_producer_config())
     for value in values:
         producer.produce(topic, key=key, value=value)
     assert producer.flush(30) == 0
@@ -65,7 +65,7 @@ def collect(settings: Settings, topic: str, model: type[BaseModel], keep: Callab
 
 
 def monitor_state(settings: Settings, model_id: str) -> MonitorState | None:
-    client = redis.Redis.from_url(settings.redis_url, **settings.redis_client_options())
+    client = sync_client(settings)
     try:
         blob = client.hget(RedisKeys(settings.key_prefix).monitor(model_id), "snapshot")
     finally:

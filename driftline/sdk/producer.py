@@ -93,7 +93,7 @@ class EventProducer:
         self._queue: queue.Queue[object] = queue.Queue(maxsize=self.config.max_queue)
         # Both buffers are bounded: the queue in events, librdkafka's in bytes. When the broker is away,
         # librdkafka fills, the sender thread waits on it, the queue fills, and when_full applies.
-        self._kafka = Producer({**self.settings.kafka_client_config(), "linger.ms": 5,
+        self._kafka = Producer({**self.settings.kafka_producer_config(), "linger.ms": 5,
                                 "queue.buffering.max.kbytes": self.config.max_buffer_kbytes,
                                 "message.timeout.ms": int(self.config.delivery_timeout_seconds * 1000),
                                 "enable.idempotence": False})

@@ -10,10 +10,10 @@ import logging
 import time
 from collections.abc import Callable, Collection
 
-import redis
 from confluent_kafka import Consumer, Producer
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from driftline.redis_connect import sync_client
 from driftline.settings import Settings
 from schemas import encode_event
 from schemas.events import ModelDeployed, ReferenceStats, RetrainRequest
@@ -49,10 +49,10 @@ class Trainer:
         self.model_ids = None if model_ids is None else frozenset(model_ids)
         self.settings = settings or Settings()
         self.record_ttl_seconds = record_ttl_seconds
-        self._redis = redis.Redis.from_url(self.settings.redis_url, **self.settings.redis_client_options())
+        self._redis = sync_client(self.settings)
         self._consumer = Consumer({**self.settings.kafka_group_config(group_id), "max.poll.interval.ms": 3_600_000})
         self._consumer.subscribe([self.settings.topics.retrain])
-        self._producer = Producer(self.settings.kafka_client_config())
+        self._producer = Producer(self.settings.kafka_producer_config())
         self.deployed: list[ModelDeployed] = []
 
     def run(self, *, stop: Callable[[], bool] | None = None, max_requests: int | None = None,

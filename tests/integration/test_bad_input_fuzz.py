@@ -130,7 +130,7 @@ def test_every_bad_message_is_dead_lettered_with_a_reason_and_every_valid_event_
     data.draw(generated(corpus, 150))
     settings_ = live_worker.settings
     pid = live_worker.process.pid if live_worker.process else None
-    producer = Producer({**settings_.kafka_client_config(), "message.max.bytes": 4_000_000})
+    producer = Producer({**settings_.kafka_producer_config(), "message.max.bytes": 4_000_000})
     for value in corpus.messages:
         producer.produce(settings_.topics.predictions, key=corpus.model_id.encode(), value=value)
         producer.poll(0)

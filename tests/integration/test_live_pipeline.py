@@ -106,7 +106,9 @@ def test_a_worker_stopped_mid_stream_and_restarted_raises_the_same_alerts_once_a
     """Stopped at each of `stops` (events of one model processed); the last run finishes the stream.
     Compared with the backtest, which is what an uninterrupted run raises (the test above)."""
     prefix = f"rs{uuid.uuid4().hex[:8]}"
-    settings = live_settings.model_copy(update={"topic_prefix": f"{prefix}.", "key_prefix": f"{prefix}:"})
+    # Small batches, so the worker is still mid-stream when the test sees it pass a stop point.
+    settings = live_settings.model_copy(update={"topic_prefix": f"{prefix}.", "key_prefix": f"{prefix}:",
+                                                "worker_batch_messages": 5})
     ensure_topics(settings, settings.topics.all(), partitions=settings.partitions)
     values = river_stream_events("restart-values")
     errors = labelled_predictions(error_bits(), model_id="restart-errors")

@@ -18,7 +18,7 @@ def test_prediction_event_survives_a_trip_through_kafka(settings: Settings) -> N
     ensure_topics(settings, [topic])
     sent = PredictionEvent(model_id="m1", model_version="1", event_id="e1", ts=1_700_000_000.0,
                            features={"a": 1.0, "b": "x"}, prediction="cat", label="dog")
-    producer = Producer(settings.kafka_client_config())
+    producer = Producer(settings.kafka_producer_config())
     producer.produce(topic, key=b"m1", value=encode_event(sent))
     assert producer.flush(30) == 0
 

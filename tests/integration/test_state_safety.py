@@ -71,7 +71,7 @@ def test_an_outbox_left_by_a_crash_is_sent_once_even_if_kafka_already_had_part_o
     settings = live_worker.settings
     confirmed, unsent = owed_alert(model_id, f"a-{model_id}-1"), owed_alert(model_id, f"a-{model_id}-2")
     produce_raw(settings, settings.topics.alerts, [confirmed.model_dump_json().encode()], key=model_id.encode())
-    outbox = f"{RedisKeys(settings.key_prefix).outbox}:{model_id}"
+    outbox = RedisKeys(settings.key_prefix).outbox(model_id)
     client = redis.Redis.from_url(settings.redis_url)
     try:
         client.hset(outbox, mapping={a.alert_id: OutboxItem(a.alert_id, i, settings.topics.alerts, model_id,
