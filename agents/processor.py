@@ -143,12 +143,6 @@ class BatchProcessor:
                 return report
 
     async def _process(self, messages: Sequence[InboundMessage]) -> BatchReport:
-        if not self._layout_checked:
-            moved = await self._retry(self.store.migrate_legacy_layout, "renaming Redis keys to the cluster layout",
-                                      "redis")
-            if moved:
-                log.info("renamed %d Redis keys to the hash-tagged layout", moved)
-            self._layout_checked = True
         report = BatchReport(messages=len(messages))
         taken_in: dict[tuple[str, str], int] = {}
         clock = time.perf_counter
@@ -160,6 +154,12 @@ class BatchProcessor:
             for event in events:
                 first_events.setdefault(event.model_id, event)
         self._batch_events = first_events
+        if not self._layout_checked:
+            moved = await self._retry(self.store.migrate_legacy_layout, "renaming Redis keys to the cluster layout",
+                                      "redis")
+            if moved:
+                log.info("renamed %d Redis keys to the hash-tagged layout", moved)
+            self._layout_checked = True
         await self._ensure_loaded(first_events)
         buffer = await self._label_buffer(decoded)
         self.fleet.labels = buffer

@@ -212,10 +212,12 @@ class StateStore:
             raise FencedError(refused)
 
     async def _run_commit(self, batch: BatchWrite, labels: dict[str, "_ModelLabels"]) -> list[Any]:
+        assert self._commit_sha is not None
         pipe = self.client.pipeline(transaction=False)
         for model_id, write in batch.models.items():
             keys, args = self._model_script_call(model_id, write, labels.get(model_id))
-            pipe.evalsha(self._commit_sha, len(keys), *keys, *args)  # type: ignore[arg-type]
+            # execute_command, not pipe.evalsha: redis-py's cluster pipeline blocks the method, not the command
+            pipe.execute_command("EVALSHA", self._commit_sha, len(keys), *keys, *args)
         if batch.models:
             pipe.sadd(self.keys.models, *batch.models)
         for name, by in batch.counters.items():
