@@ -47,6 +47,7 @@ from schemas.events import DriftAlert, FeatureEvent, InboundEvent, LabelEvent, M
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+FENCE_ALERT_EVERY_SECONDS = 3_600.0  # per model and worker: the log and the counter have every refusal
 
 
 @dataclass(frozen=True)
@@ -111,6 +112,8 @@ class BatchProcessor:
         self._batch_events: dict[str, InboundEvent] = {}  # first event of each model in the batch at hand
         self._fault_started: float | None = None
         self._layout_checked = False
+        self._split_reported: set[tuple[str, str]] = set()  # (model, topic): said once per worker
+        self._fence_reported: dict[str, float] = {}  # model -> when its last fencing alert was raised
 
     def forget_models(self, model_ids: Iterable[str] | None = None) -> None:
         """Drop cached monitors (on rebalance, or after a failure): they are reloaded from Redis when next seen."""
@@ -419,27 +422,31 @@ class BatchProcessor:
     def _fenced(self, exc: FencedError) -> None:
         """Another worker claimed these models: reload them and apply the batch on top of its state."""
         self.metrics.fenced_writes.inc(len(exc.refused))
+        now = time.monotonic()
         for model_id, cause in exc.refused.items():
             log.warning("model %s: write refused, another worker owns its state now (%s); reloading it and applying "
                         "the batch again", model_id, cause, extra={"model": model_id})
-            self._queue_alert(system_alerts.write_fenced(model_id, self._batch_events.get(model_id),
-                                                         self.worker_name, cause))
+            if now - self._fence_reported.get(model_id, -FENCE_ALERT_EVERY_SECONDS) >= FENCE_ALERT_EVERY_SECONDS:
+                self._fence_reported[model_id] = now  # two workers fed one model would refuse each other all day
+                self._queue_alert(system_alerts.write_fenced(model_id, self._batch_events.get(model_id),
+                                                             self.worker_name, cause))
         self.forget_models(exc.refused)
 
     def _check_partitioning(self, model_id: str, message: InboundMessage, tp: str) -> None:
         """A model seen on a second partition of one topic means a producer partitions differently."""
         offsets = self.offsets[model_id]
-        if tp in offsets:
+        if tp in offsets or (model_id, message.topic) in self._split_reported:
             return
         prefix = f"{message.topic}:"
         partitions = sorted({int(k[len(prefix):]) for k in offsets if k.startswith(prefix)} | {message.partition})
         if len(partitions) < 2:
             return
+        self._split_reported.add((model_id, message.topic))
         log.error("model %s arrived on partitions %s of %s: producers must key by model_id with the murmur2 "
                   "partitioner (librdkafka: partitioner=murmur2_random)", model_id, partitions, message.topic,
                   extra={"model": model_id})
-        self.system_alerts.setdefault(model_id, []).append(system_alerts.split_partitions(
-            model_id, self._batch_events[model_id], message.topic, partitions))
+        self._queue_alert(system_alerts.split_partitions(model_id, self._batch_events[model_id], message.topic,
+                                                         partitions))
 
     def _queue_alert(self, alert: DriftAlert) -> None:
         if alert.alert_id not in self._unsent_alerts:
