@@ -18,10 +18,19 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   .venv/bin/python -m pip install --quiet -e ".[dev]"
   echo "$want" > "$stamp"
 fi
+# The Kafka TLS tests put Debian's stunnel4 in front of the embedded broker; install it as root where missing.
+ensure_stunnel() {
+  if command -v stunnel4 >/dev/null || command -v stunnel >/dev/null; then return; fi
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "installing Debian's stunnel4 for the Kafka TLS tests" >&2
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq stunnel4) >/dev/null 2>&1 \
+      || echo "could not install stunnel4: the Kafka TLS tests will be skipped" >&2
+  fi
+}
 cmd=${1:-test}
 shift || true
 case "$cmd" in
-  test) exec .venv/bin/python -m pytest "$@" ;;
+  test) ensure_stunnel; exec .venv/bin/python -m pytest "$@" ;;
   lint) .venv/bin/ruff check . && exec .venv/bin/mypy ;;
   bench) exec .venv/bin/python -m loadtests.harness "$@" ;;
   *) exec .venv/bin/driftline "$cmd" "$@" ;;

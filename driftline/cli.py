@@ -255,7 +255,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     configure_logging(settings, level=logging.DEBUG if args.verbose else logging.INFO,
                       default_format="json" if args.command == "worker" else "text")
-    return commands[args.command](args, settings)
+    from confluent_kafka import KafkaException
+
+    try:
+        return commands[args.command](args, settings)
+    except KafkaException as exc:
+        from driftline.kafka_errors import last_error
+
+        cause = last_error()
+        print(f"driftline {args.command}: Kafka at {settings.bootstrap_servers} failed: {exc}"
+              + (f"; the broker connection reported: {cause}" if cause else ""), file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -102,10 +102,13 @@ class Settings(BaseSettings):
         """librdkafka (confluent-kafka) connection and security options shared by every client.
 
         librdkafka's own log lines go through Python logging, so they are formatted and masked too."""
+        from driftline.kafka_errors import on_error
+
         conf: dict[str, Any] = {
             "bootstrap.servers": self.bootstrap_servers,
             "security.protocol": self.kafka_security_protocol,
             "logger": logging.getLogger("driftline.librdkafka"),
+            "error_cb": on_error,
         }
         if self.kafka_sasl_mechanism:
             conf["sasl.mechanism"] = self.kafka_sasl_mechanism
