@@ -31,6 +31,14 @@ def readiness(worker: WorkerProcess) -> tuple[int, str]:
     return status, json.loads(body).get("problem") or ""
 
 
+def owns_partitions(worker: WorkerProcess) -> bool:
+    """The worker has joined its group and been given partitions (per /ready)."""
+    try:
+        return int(json.loads(http_get(worker, "/ready")[1]).get("partitions", 0)) > 0
+    except OSError:
+        return False
+
+
 def metric(worker: WorkerProcess, name: str) -> float:
     return sum(value for (sample, _), value in metric_samples(worker).items() if sample == name)
 

@@ -5,7 +5,6 @@ Before fencing, each worker saved its own copy of the model's monitor over the o
 were counted as about 1,000, with no warning anywhere.
 """
 
-import json
 import time
 from pathlib import Path
 
@@ -15,8 +14,8 @@ from confluent_kafka import Producer
 from driftline.embedded import EmbeddedBroker, EmbeddedRedis
 from driftline.settings import Settings
 from schemas import PredictionEvent, encode_event
-from tests.faults import metric, private_settings, system_alerts
-from tests.live import WorkerProcess, http_get, wait_for_events, wait_until
+from tests.faults import metric, owns_partitions, private_settings, system_alerts
+from tests.live import WorkerProcess, wait_for_events, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -29,13 +28,6 @@ def produce_round_robin(settings: Settings, events: list[PredictionEvent], parti
                          partition=i % partitions)
         producer.poll(0)
     assert producer.flush(30) == 0
-
-
-def owns_partitions(worker: WorkerProcess) -> bool:
-    try:
-        return int(json.loads(http_get(worker, "/ready")[1]).get("partitions", 0)) > 0
-    except OSError:
-        return False
 
 
 def test_two_workers_fed_one_model_count_every_event_once_and_say_which_producer_setting_is_wrong(
