@@ -109,6 +109,7 @@ class BatchProcessor:
         self.worker_name = f"{socket.gethostname()}-{os.getpid()}"
         self._write_ids = itertools.count()
         self._unsent_alerts: dict[str, DriftAlert] = {}  # system alerts sent straight to Kafka once it answers
+        self._sending_alerts = asyncio.Lock()  # a send started at the fault and one after the batch: one at a time
         self._batch_events: dict[str, InboundEvent] = {}  # first event of each model in the batch at hand
         self._fault_started: float | None = None
         self._layout_checked = False
@@ -455,18 +456,19 @@ class BatchProcessor:
 
     async def _send_unsent_alerts(self) -> None:
         """System alerts about the worker itself go straight to Kafka (Redis may be what failed), when it answers."""
-        alerts = list(self._unsent_alerts.values())
-        if not alerts:
-            return
-        try:
-            await asyncio.wait_for(self._deliver([(self.topics.alerts, a.model_id, a.model_dump_json())
-                                                  for a in alerts]), timeout=10)
-        except Exception as exc:
-            log.warning("could not publish %d system alerts yet (%s); trying again after the next batch",
-                        len(alerts), describe_error(exc))
-            return
-        for alert in alerts:
-            self._unsent_alerts.pop(alert.alert_id, None)
+        async with self._sending_alerts:
+            alerts = list(self._unsent_alerts.values())
+            if not alerts:
+                return
+            try:
+                await asyncio.wait_for(self._deliver([(self.topics.alerts, a.model_id, a.model_dump_json())
+                                                      for a in alerts]), timeout=10)
+            except Exception as exc:
+                log.warning("could not publish %d system alerts yet (%s); trying again after the next batch",
+                            len(alerts), describe_error(exc))
+                return
+            for alert in alerts:
+                self._unsent_alerts.pop(alert.alert_id, None)
 
 
 def describe_error(exc: BaseException) -> str:
