@@ -1,4 +1,5 @@
-"""Redis faults that are not a lost connection: out of memory, and a cluster node answering MOVED.
+"""Redis faults that are not a lost connection: out of memory, a read-only replica, a cluster node
+answering MOVED.
 
 Before, each crashed the Faust agent, whose batch was then acked and committed with nothing saved:
 the events were gone after a restart, while /ready said 200. Now the worker acks nothing, says why
@@ -7,7 +8,8 @@ clears. Each test has a private Redis (or cluster) and worker on the session bro
 """
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -44,32 +46,54 @@ def wait_for_problem(worker: WorkerProcess, text: str) -> str:
     return found
 
 
-def test_redis_out_of_memory_acks_nothing_says_so_and_resumes_without_losing_an_event(
-        broker: EmbeddedBroker, tmp_path: Path) -> None:
+@dataclass(frozen=True)
+class WriteFault:
+    """A way to make a real Redis refuse writes, the error it answers with, and how to clear it."""
+
+    error: str
+    start: Callable[[redis.Redis], object]
+    clear: Callable[[redis.Redis], object]
+
+
+WRITE_FAULTS = {
+    "out-of-memory": WriteFault(
+        "OutOfMemoryError",
+        lambda c: (c.config_set("maxmemory-policy", "noeviction"), c.config_set("maxmemory", 1)),
+        lambda c: c.config_set("maxmemory", 0)),
+    "read-only-replica": WriteFault(  # a replica whose primary is gone, as after a failover gone wrong
+        "ReadOnlyError",
+        lambda c: c.execute_command("REPLICAOF", "127.0.0.1", "1"),
+        lambda c: c.execute_command("REPLICAOF", "NO", "ONE")),
+}
+
+
+@pytest.mark.parametrize("fault", list(WRITE_FAULTS.values()), ids=list(WRITE_FAULTS))
+def test_a_redis_refusing_writes_acks_nothing_says_so_and_resumes_without_losing_an_event(
+        broker: EmbeddedBroker, tmp_path: Path, fault: WriteFault) -> None:
     store = DurableRedis(tmp_path / "redis").start()
     worker = None
+    model = f"refused-{fault.error}"
     try:
         settings = private_settings(broker.url, store.url, partitions=2)
         worker = WorkerProcess(settings, tmp_path / "worker.log").start()
         client = redis.Redis.from_url(store.url)
-        client.config_set("maxmemory-policy", "noeviction")
-        client.config_set("maxmemory", 1)  # every write is refused with OOM from now on
-        events = stream("oom-model", 400)
+        fault.start(client)  # every write is refused from now on
+        events = stream(model, 400)
         produce(settings, settings.topics.predictions, events, batch=10)
 
-        problem = wait_for_problem(worker, "OutOfMemoryError")
+        problem = wait_for_problem(worker, fault.error)
         assert metric(worker, "driftline_outage") == 1
-        alert = system_alerts(settings, "oom-model", "worker")[0]
-        assert alert.detector == "redis" and "OutOfMemoryError" in (alert.detail or "")
+        alert = system_alerts(settings, model, "worker")[0]
+        assert alert.detector == "redis" and fault.error in (alert.detail or "")
         time.sleep(4)  # longer than Faust's commit interval: an ack would have been committed by now
         assert all(offset < 0 for offset in committed_offsets(settings, settings.topics.predictions)), problem
 
-        client.config_set("maxmemory", 0)
-        assert wait_for_events(settings, "oom-model", len(events), timeout=90).event_count == len(events)
+        fault.clear(client)
+        assert wait_for_events(settings, model, len(events), timeout=90).event_count == len(events)
         wait_until(lambda: readiness(worker)[0] == 200, timeout=30, what="/ready back to 200")  # type: ignore[union-attr]
         assert metric(worker, "driftline_outage") == 0
         log = log_text(worker.log_path)
-        assert "OutOfMemoryError" in log
+        assert fault.error in log
         assert "EVALSHA" not in log and "of pipeline caused error" not in log, "no command or snapshot bytes logged"
         client.close()
     finally:
