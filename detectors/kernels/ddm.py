@@ -1,0 +1,76 @@
+"""DDM over a column of 0/1 errors, as river.drift.binary.DDM does one value at a time.
+
+>>> import random
+>>> from detectors.kernels.ddm import DdmKernel
+>>> from detectors.ddm import DdmParams
+>>> rng = random.Random(42)
+>>> stream = rng.choices([0, 1], k=1000) + rng.choices([0, 1], k=1000, weights=[0.3, 0.7])
+>>> DdmKernel(DdmParams()).update_many(stream).drifts.tolist()
+[1334]
+"""
+
+import math
+from typing import Any
+
+import numpy as np
+from numba import njit
+
+from detectors.ddm import DdmParams
+from detectors.kernels.base import DRIFT, NONE, WARNING, Floats, Kernel
+
+_DRIFT, _WARNING, _N, _P, _P_MIN, _S_MIN, _PS_MIN = range(7)
+
+
+@njit(cache=True)
+def _update_many(state: Any, params: Any, values: Any, flags: Any) -> None:  # pragma: no cover (compiled)
+    warm_start, warning_threshold, drift_threshold = params[0], params[1], params[2]
+    for i in range(values.shape[0]):
+        x = values[i]
+        if state[_DRIFT] != 0.0:
+            state[_DRIFT] = 0.0
+            state[_WARNING] = 0.0
+            state[_N] = 0.0
+            state[_P] = 0.0
+            state[_P_MIN] = np.nan
+            state[_S_MIN] = np.nan
+            state[_PS_MIN] = np.inf
+        state[_N] += 1.0
+        state[_P] += (1.0 / state[_N]) * (x - state[_P])
+        p_i = state[_P]
+        n = state[_N]
+        s_i = math.sqrt(p_i * (1 - p_i) / n)
+        if n > warm_start:
+            if p_i + s_i <= state[_PS_MIN]:
+                state[_P_MIN] = p_i
+                state[_S_MIN] = s_i
+                state[_PS_MIN] = state[_P_MIN] + state[_S_MIN]
+            if p_i + s_i > state[_P_MIN] + warning_threshold * state[_S_MIN]:
+                state[_WARNING] = 1.0
+            else:
+                state[_WARNING] = 0.0
+            if p_i + s_i > state[_P_MIN] + drift_threshold * state[_S_MIN]:
+                state[_DRIFT] = 1.0
+                state[_WARNING] = 0.0
+        flags[i] = DRIFT if state[_DRIFT] != 0.0 else (WARNING if state[_WARNING] != 0.0 else NONE)
+
+
+class DdmKernel(Kernel[DdmParams]):
+    name = "ddm"
+    state_size = 7
+
+    def _param_values(self) -> list[float]:
+        p = self.params
+        return [float(p.warm_start), p.warning_threshold, p.drift_threshold]
+
+    def fresh_state(self) -> Floats:
+        return np.array([0.0, 0.0, 0.0, 0.0, np.nan, np.nan, np.inf], dtype=np.float64)
+
+    @staticmethod
+    def _compiled() -> Any:
+        return _update_many
+
+    def statistics(self) -> dict[str, float]:
+        s = self.state
+        found = {"error_rate": float(s[_P]), "n": float(s[_N]), "p_min": float(s[_P_MIN]),
+                 "s_min": float(s[_S_MIN])}
+        return {k: v for k, v in found.items() if math.isfinite(v)}

@@ -1,0 +1,81 @@
+"""Page-Hinkley over a column, as river.drift.PageHinkley does one value at a time.
+
+>>> import random
+>>> from detectors.kernels.page_hinkley import PageHinkleyKernel
+>>> from detectors.page_hinkley import PageHinkleyParams
+>>> rng = random.Random(12345)
+>>> stream = rng.choices([0, 1], k=1000) + rng.choices(range(4, 8), k=1000)
+>>> PageHinkleyKernel(PageHinkleyParams()).update_many(stream).drifts.tolist()
+[1006]
+"""
+
+from typing import Any
+
+import numpy as np
+from numba import njit
+
+from detectors.kernels.base import DRIFT, NONE, Floats, Kernel
+from detectors.page_hinkley import PageHinkleyParams
+
+MODES = {"up": 0.0, "down": 1.0, "both": 2.0}
+# state slots
+_DRIFT, _WARNING, _N, _MEAN, _SUM_INC, _SUM_DEC, _MIN_INC, _MAX_DEC = range(8)
+
+
+@njit(cache=True)
+def _update_many(state: Any, params: Any, values: Any, flags: Any) -> None:  # pragma: no cover (compiled)
+    min_instances, delta, threshold, alpha, mode = params[0], params[1], params[2], params[3], params[4]
+    for i in range(values.shape[0]):
+        x = values[i]
+        if state[_DRIFT] != 0.0:
+            state[_DRIFT] = 0.0
+            state[_N] = 0.0
+            state[_MEAN] = 0.0
+            state[_SUM_INC] = 0.0
+            state[_SUM_DEC] = 0.0
+            state[_MIN_INC] = np.inf
+            state[_MAX_DEC] = -1.0
+        state[_N] += 1.0
+        state[_MEAN] += (1.0 / state[_N]) * (x - state[_MEAN])
+        dev = x - state[_MEAN]
+        state[_SUM_INC] = alpha * state[_SUM_INC] + dev - delta
+        state[_SUM_DEC] = alpha * state[_SUM_DEC] + dev + delta
+        if state[_SUM_INC] < state[_MIN_INC]:
+            state[_MIN_INC] = state[_SUM_INC]
+        if state[_SUM_DEC] > state[_MAX_DEC]:
+            state[_MAX_DEC] = state[_SUM_DEC]
+        if state[_N] >= min_instances:
+            test_increase = state[_SUM_INC] - state[_MIN_INC]
+            test_decrease = state[_MAX_DEC] - state[_SUM_DEC]
+            if mode == 0.0:
+                drift = test_increase > threshold
+            elif mode == 1.0:
+                drift = test_decrease > threshold
+            else:
+                drift = test_increase > threshold or test_decrease > threshold
+            state[_DRIFT] = 1.0 if drift else 0.0
+        flags[i] = DRIFT if state[_DRIFT] != 0.0 else NONE
+
+
+class PageHinkleyKernel(Kernel[PageHinkleyParams]):
+    name = "page_hinkley"
+    state_size = 8
+
+    def _param_values(self) -> list[float]:
+        p = self.params
+        return [float(p.min_instances), p.delta, p.threshold, p.alpha, MODES[p.mode]]
+
+    def fresh_state(self) -> Floats:
+        state = np.zeros(self.state_size, dtype=np.float64)
+        state[_MIN_INC] = np.inf
+        state[_MAX_DEC] = -1.0
+        return state
+
+    @staticmethod
+    def _compiled() -> Any:
+        return _update_many
+
+    def statistics(self) -> dict[str, float]:
+        s = self.state
+        return {"mean": float(s[_MEAN]), "n": float(s[_N]), "test_increase": float(s[_SUM_INC] - s[_MIN_INC]),
+                "test_decrease": float(s[_MAX_DEC] - s[_SUM_DEC]), "threshold": self.params.threshold}
