@@ -20,10 +20,12 @@ from pydantic import BaseModel
 from river import drift
 from river.drift import binary
 
+from detectors.adwin import AdwinParams
 from detectors.ddm import DdmParams
 from detectors.eddm import EddmParams
 from detectors.hddm_a import HddmAParams
 from detectors.hddm_w import HddmWParams
+from detectors.kernels.adwin import AdwinKernel
 from detectors.kernels.base import DRIFT, NONE, WARNING, Kernel
 from detectors.kernels.ddm import DdmKernel
 from detectors.kernels.eddm import EddmKernel
@@ -82,6 +84,7 @@ def main() -> None:
     numeric = [rng.gauss(0.0, 1.0) if i < n // 2 else rng.gauss(0.5, 1.0) for i in range(n)]
     errors = [1.0 if rng.random() < (0.1 if i < n // 2 else 0.2) else 0.0 for i in range(n)]
     figures = [
+        measure("adwin", drift.ADWIN, lambda: AdwinKernel(AdwinParams()), numeric),
         measure("page_hinkley", drift.PageHinkley, lambda: PageHinkleyKernel(PageHinkleyParams()), numeric),
         measure("ddm", binary.DDM, lambda: DdmKernel(DdmParams()), errors),
         measure("eddm", binary.EDDM, lambda: EddmKernel(EddmParams()), errors),

@@ -12,10 +12,12 @@ from hypothesis import strategies as st
 from river import drift
 from river.drift import binary
 
+from detectors.adwin import AdwinParams
 from detectors.ddm import DdmParams
 from detectors.eddm import EddmParams
 from detectors.hddm_a import HddmAParams
 from detectors.hddm_w import HddmWParams
+from detectors.kernels.adwin import AdwinKernel
 from detectors.kernels.base import DRIFT, NONE, WARNING, Kernel
 from detectors.kernels.ddm import DdmKernel
 from detectors.kernels.eddm import EddmKernel
@@ -142,3 +144,26 @@ def test_a_kernel_reset_forgets_everything() -> None:
     kernel.reset()
     assert np.array_equal(kernel.state, DdmKernel(DdmParams()).state, equal_nan=True)
     assert not kernel.drift_detected and not kernel.warning_detected
+
+
+def adwin_statistics(r: Any) -> dict[str, float]:
+    return {"width": r.width, "mean": r.estimation, "variance": r.variance, "detections": r.n_detections}
+
+
+@settings(max_examples=150, deadline=None, derandomize=True)
+@given(values, cuts, st.floats(1e-4, 0.5), st.integers(1, 40), st.integers(2, 8), st.integers(1, 20),
+       st.integers(1, 40))
+def test_adwin_kernel_equals_river(stream: list[float], cut: list[int], delta: float, clock: int, max_buckets: int,
+                                   min_window_length: int, grace_period: int) -> None:
+    params = AdwinParams(delta=delta, clock=clock, max_buckets=max_buckets, min_window_length=min_window_length,
+                         grace_period=grace_period)
+    oracle = drift.ADWIN(delta=delta, clock=clock, max_buckets=max_buckets, min_window_length=min_window_length,
+                         grace_period=grace_period)
+    check_binary(AdwinKernel(params), oracle, stream, cut, adwin_statistics)
+
+
+def test_adwin_kernel_equals_river_over_a_long_stream_with_many_levels_and_drifts() -> None:
+    rng = np.random.default_rng(3)
+    stream = np.concatenate([rng.normal(mean, 1.0, 40_000) for mean in (0.0, 0.3, 0.3, -1.0, 2.0)]).tolist()
+    assert river_flags(drift.ADWIN(), stream).count(DRIFT) >= 3, "the stream exercises drifts and resets"
+    check_binary(AdwinKernel(AdwinParams()), drift.ADWIN(), stream, [1, 5_000, 77_777], adwin_statistics)

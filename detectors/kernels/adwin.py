@@ -1,0 +1,219 @@
+"""ADWIN over a column, as river.drift.ADWIN (its Rust AdaptiveWindowing) does one value at a time.
+
+The exponential histogram lives in the state array: for each level i (buckets of 2**i values) a
+count and up to `max_buckets + 1` totals and variances. The arithmetic follows river's
+`rust_src/adwin.rs` line by line, including the order of every floating-point operation, and
+river's Python wrapper, which starts a fresh window on the update after a drift.
+
+>>> import random
+>>> from detectors.kernels.adwin import AdwinKernel
+>>> from detectors.adwin import AdwinParams
+>>> rng = random.Random(12345)
+>>> stream = rng.choices([0, 1], k=1000) + rng.choices(range(4, 8), k=1000)
+>>> AdwinKernel(AdwinParams()).update_many(stream).drifts.tolist()
+[1023]
+"""
+
+import math
+from typing import Any
+
+import numpy as np
+from numba import njit
+
+from detectors.adwin import AdwinParams
+from detectors.kernels.base import DRIFT, NONE, Floats, Kernel
+
+LEVELS = 64  # buckets of up to 2**63 values: more than any stream
+# header slots
+_DRIFT, _WARNING, _TOTAL, _VARIANCE, _WIDTH, _TOTAL_WIDTH, _N_BUCKETS, _MAX_N_BUCKETS, _TICK, _DETECTIONS, \
+    _N_LEVELS = range(11)
+_HEADER = 11
+_COUNTS = _HEADER  # LEVELS counts, then LEVELS * slots totals, then as many variances
+
+
+@njit(cache=True)
+def _total_at(state: Any, slots: int, level: int, k: int) -> float:  # pragma: no cover (compiled)
+    return float(state[_HEADER + LEVELS + level * slots + k])
+
+
+@njit(cache=True)
+def _variance_at(state: Any, slots: int, level: int, k: int) -> float:  # pragma: no cover (compiled)
+    return float(state[_HEADER + LEVELS + LEVELS * slots + level * slots + k])
+
+
+@njit(cache=True)
+def _insert(state: Any, slots: int, level: int, total: float, variance: float) -> None:  # pragma: no cover
+    k = int(state[_COUNTS + level])
+    state[_HEADER + LEVELS + level * slots + k] = total
+    state[_HEADER + LEVELS + LEVELS * slots + level * slots + k] = variance
+    state[_COUNTS + level] = k + 1
+
+
+@njit(cache=True)
+def _compress(state: Any, slots: int, level: int, n_elements: int) -> None:  # pragma: no cover (compiled)
+    current = int(state[_COUNTS + level])
+    remaining = current - n_elements
+    totals = _HEADER + LEVELS + level * slots
+    variances = _HEADER + LEVELS + LEVELS * slots + level * slots
+    for k in range(remaining):
+        state[totals + k] = state[totals + n_elements + k]
+        state[variances + k] = state[variances + n_elements + k]
+    for k in range(remaining, current):
+        state[totals + k] = 0.0
+        state[variances + k] = 0.0
+    state[_COUNTS + level] = remaining
+
+
+@njit(cache=True)
+def _clear(state: Any) -> None:  # pragma: no cover (compiled)
+    for slot in range(state.shape[0]):
+        state[slot] = 0.0
+    state[_N_LEVELS] = 1.0
+
+
+@njit(cache=True)
+def _compress_buckets(state: Any, slots: int, max_buckets: int) -> None:  # pragma: no cover (compiled)
+    level = 0
+    while True:
+        if int(state[_COUNTS + level]) != max_buckets + 1:
+            break
+        n1 = float(1 << level)
+        t0, t1 = _total_at(state, slots, level, 0), _total_at(state, slots, level, 1)
+        v0, v1 = _variance_at(state, slots, level, 0), _variance_at(state, slots, level, 1)
+        mu1 = t0 / n1
+        mu2 = t1 / n1
+        total12 = t0 + t1
+        temp = n1 * 0.5 * (mu1 - mu2) * (mu1 - mu2)
+        v12 = v0 + v1 + temp
+        if level + 1 >= int(state[_N_LEVELS]):
+            state[_N_LEVELS] += 1.0  # the new level's slots are already zero
+        _insert(state, slots, level + 1, total12, v12)
+        state[_N_BUCKETS] += 1.0
+        _compress(state, slots, level, 2)
+        if int(state[_COUNTS + level + 1]) <= max_buckets:
+            break
+        level += 1
+
+
+@njit(cache=True)
+def _delete_element(state: Any, slots: int) -> None:  # pragma: no cover (compiled)
+    last = int(state[_N_LEVELS]) - 1
+    n = float(1 << last)
+    u, v = _total_at(state, slots, last, 0), _variance_at(state, slots, last, 0)
+    mu = u / n
+    state[_WIDTH] -= n
+    state[_TOTAL] -= u
+    mu_window = state[_TOTAL] / state[_WIDTH]
+    inc = v + n * state[_WIDTH] * (mu - mu_window) * (mu - mu_window) / (n + state[_WIDTH])
+    state[_VARIANCE] -= inc
+    _compress(state, slots, last, 1)
+    state[_N_BUCKETS] -= 1.0
+    if int(state[_COUNTS + last]) == 0:
+        state[_N_LEVELS] -= 1.0
+
+
+@njit(cache=True)
+def _evaluate_cut(state: Any, n0: float, n1: float, delta_mean: float, delta: float,
+                  min_window_length: float) -> bool:  # pragma: no cover (compiled)
+    width = state[_WIDTH]
+    delta_prime = math.log(2.0 * math.log(width) / delta)
+    m_recip = 1.0 / (n0 - min_window_length + 1.0) + 1.0 / (n1 - min_window_length + 1.0)
+    epsilon = math.sqrt(2.0 * m_recip * (state[_VARIANCE] / width) * delta_prime) + 2.0 / 3.0 * delta_prime * m_recip
+    return bool(abs(delta_mean) > epsilon)
+
+
+@njit(cache=True)
+def _detect_change(state: Any, slots: int, delta: float, clock: int, min_window_length: float,
+                   grace_period: float) -> bool:  # pragma: no cover (compiled)
+    change_detected = False
+    state[_TICK] += 1.0
+    if int(state[_TICK]) % clock == 0 and state[_WIDTH] > grace_period:
+        reduce_width = True
+        while reduce_width:
+            reduce_width = False
+            exit_flag = False
+            n0 = 0.0
+            n1 = state[_WIDTH]
+            u0 = 0.0
+            u1 = state[_TOTAL]
+            deleted = False
+            for level in range(int(state[_N_LEVELS]) - 1, -1, -1):
+                if exit_flag or deleted:
+                    break
+                bucket_size = float(1 << level)
+                current = int(state[_COUNTS + level])
+                for k in range(current):
+                    n0 += bucket_size
+                    n1 -= bucket_size
+                    total_at = _total_at(state, slots, level, k)
+                    u0 += total_at
+                    u1 -= total_at
+                    if level == 0 and k == current - 1:
+                        exit_flag = True
+                        break
+                    delta_mean = (u0 / n0) - (u1 / n1)
+                    if n1 >= min_window_length and n0 >= min_window_length and _evaluate_cut(
+                            state, n0, n1, delta_mean, delta, min_window_length):
+                        reduce_width = True
+                        change_detected = True
+                        if state[_WIDTH] > 0.0:
+                            _delete_element(state, slots)
+                            deleted = True
+                            break
+    state[_TOTAL_WIDTH] += state[_WIDTH]
+    if change_detected:
+        state[_DETECTIONS] += 1.0
+    return change_detected
+
+
+@njit(cache=True)
+def _update_many(state: Any, params: Any, values: Any, flags: Any) -> None:  # pragma: no cover (compiled)
+    delta, clock, max_buckets = params[0], int(params[1]), int(params[2])
+    min_window_length, grace_period = params[3], params[4]
+    slots = max_buckets + 1
+    for i in range(values.shape[0]):
+        x = values[i]
+        if state[_DRIFT] != 0.0:  # river's ADWIN starts a fresh window after a drift
+            _clear(state)
+        _insert(state, slots, 0, x, 0.0)
+        state[_N_BUCKETS] += 1.0
+        if state[_N_BUCKETS] > state[_MAX_N_BUCKETS]:
+            state[_MAX_N_BUCKETS] = state[_N_BUCKETS]
+        state[_WIDTH] += 1.0
+        incremental_variance = 0.0
+        if state[_WIDTH] > 1.0:
+            delta_v = x - state[_TOTAL] / (state[_WIDTH] - 1.0)
+            incremental_variance = (state[_WIDTH] - 1.0) * delta_v * delta_v / state[_WIDTH]
+        state[_VARIANCE] += incremental_variance
+        state[_TOTAL] += x
+        _compress_buckets(state, slots, max_buckets)
+        drift = _detect_change(state, slots, delta, clock, min_window_length, grace_period)
+        state[_DRIFT] = 1.0 if drift else 0.0
+        flags[i] = DRIFT if drift else NONE
+
+
+class AdwinKernel(Kernel[AdwinParams]):
+    name = "adwin"
+
+    def _param_values(self) -> list[float]:
+        p = self.params
+        return [p.delta, float(p.clock), float(p.max_buckets), float(p.min_window_length), float(p.grace_period)]
+
+    @property
+    def state_size(self) -> int:  # type: ignore[override]
+        return _HEADER + LEVELS + 2 * LEVELS * (self.params.max_buckets + 1)
+
+    def fresh_state(self) -> Floats:
+        state = np.zeros(self.state_size, dtype=np.float64)
+        state[_N_LEVELS] = 1.0
+        return state
+
+    @staticmethod
+    def _compiled() -> Any:
+        return _update_many
+
+    def statistics(self) -> dict[str, float]:
+        s = self.state
+        width = float(s[_WIDTH])
+        return {"width": width, "mean": float(s[_TOTAL]) / width if width else 0.0, "variance": float(s[_VARIANCE]),
+                "detections": float(s[_DETECTIONS])}
