@@ -80,6 +80,9 @@ class BatchReport:
     retrain_requests: int = 0
     stale_events: int = 0
     stale_labels: int = 0
+    published: list[DriftAlert] = field(default_factory=list)  # alerts (system ones too) in the outbox
+    requests_by_model: dict[str, int] = field(default_factory=dict)
+    stale_by_model: dict[str, int] = field(default_factory=dict)
 
 
 class BatchProcessor:
@@ -217,6 +220,12 @@ class BatchProcessor:
             m.events_in.labels(topic, model_id).inc(count)
         for letter in report.dead_letters:
             m.dead_letters.labels(letter.reason.value).inc()
+        for alert in report.published:
+            m.alert(alert)
+        for model_id, count in report.requests_by_model.items():
+            m.retrain_requests.labels(model_id).inc(count)
+        for model_id, count in report.stale_by_model.items():
+            m.stale_events.labels(model_id).inc(count)
         if report.skipped_replays:
             m.skipped_replays.inc(report.skipped_replays)
 
@@ -318,17 +327,17 @@ class BatchProcessor:
         write = ModelWrite(snapshot=encode_snapshot(monitor, self.state_key), offsets=dict(self.offsets[model_id]),
                            generation=generation, seq=f"{generation}.{self.worker_name}.{next(self._write_ids)}")
         for system_alert in self.system_alerts.pop(model_id, []):
-            self.metrics.alert(system_alert)
+            report.published.append(system_alert)
             write.outbox.append(OutboxItem(system_alert.alert_id, len(write.outbox), self.topics.alerts, model_id,
                                            system_alert.model_dump_json()))
             report.system_alerts += 1
         for out in outputs:
             for alert in out.alerts:
-                self.metrics.alert(alert)
+                report.published.append(alert)
                 write.outbox.append(OutboxItem(alert.alert_id, len(write.outbox), self.topics.alerts, model_id,
                                                alert.model_dump_json()))
             for request in out.retrain_requests:
-                self.metrics.retrain_requests.labels(model_id).inc()
+                report.requests_by_model[model_id] = report.requests_by_model.get(model_id, 0) + 1
                 write.outbox.append(OutboxItem(request.request_id, len(write.outbox), self.topics.retrain, model_id,
                                                request.model_dump_json()))
             write.windows += out.windows
@@ -336,7 +345,7 @@ class BatchProcessor:
             report.retrain_requests += len(out.retrain_requests)
             report.stale_events += out.stale_events
             if out.stale_events:
-                self.metrics.stale_events.labels(model_id).inc(out.stale_events)
+                report.stale_by_model[model_id] = report.stale_by_model.get(model_id, 0) + out.stale_events
             report.stale_labels += out.stale_labels
         return write
 

@@ -257,13 +257,6 @@ class StateStore:
         if len(pipe):
             await pipe.execute()
 
-    async def count(self, counters: dict[str, int]) -> None:
-        if counters:
-            pipe = self.client.pipeline(transaction=False)
-            for name, by in counters.items():
-                pipe.hincrby(self.keys.stats, name, by)
-            await pipe.execute()
-
     async def migrate_legacy_layout(self) -> int:
         """Rename keys of the first layout (no hash tags) to the current one; returns how many moved.
 
