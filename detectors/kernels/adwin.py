@@ -21,7 +21,7 @@ import numpy as np
 from numba import njit
 
 from detectors.adwin import AdwinParams
-from detectors.kernels.base import DRIFT, NONE, Floats, Kernel
+from detectors.kernels.base import Floats, Kernel, flag_of
 
 LEVELS = 64  # buckets of up to 2**63 values: more than any stream
 # header slots
@@ -62,13 +62,6 @@ def _compress(state: Any, slots: int, level: int, n_elements: int) -> None:  # p
         state[totals + k] = 0.0
         state[variances + k] = 0.0
     state[_COUNTS + level] = remaining
-
-
-@njit(cache=True)
-def _clear(state: Any) -> None:  # pragma: no cover (compiled)
-    for slot in range(state.shape[0]):
-        state[slot] = 0.0
-    state[_N_LEVELS] = 1.0
 
 
 @njit(cache=True)
@@ -167,14 +160,14 @@ def _detect_change(state: Any, slots: int, delta: float, clock: int, min_window_
 
 
 @njit(cache=True)
-def _update_many(state: Any, params: Any, values: Any, flags: Any) -> None:  # pragma: no cover (compiled)
+def _update_many(state: Any, params: Any, fresh: Any, values: Any, flags: Any) -> None:  # pragma: no cover (compiled)
     delta, clock, max_buckets = params[0], int(params[1]), int(params[2])
     min_window_length, grace_period = params[3], params[4]
     slots = max_buckets + 1
     for i in range(values.shape[0]):
         x = values[i]
         if state[_DRIFT] != 0.0:  # river's ADWIN starts a fresh window after a drift
-            _clear(state)
+            state[:] = fresh
         _insert(state, slots, 0, x, 0.0)
         state[_N_BUCKETS] += 1.0
         if state[_N_BUCKETS] > state[_MAX_N_BUCKETS]:
@@ -189,28 +182,21 @@ def _update_many(state: Any, params: Any, values: Any, flags: Any) -> None:  # p
         _compress_buckets(state, slots, max_buckets)
         drift = _detect_change(state, slots, delta, clock, min_window_length, grace_period)
         state[_DRIFT] = 1.0 if drift else 0.0
-        flags[i] = DRIFT if drift else NONE
+        flags[i] = flag_of(state)
 
 
 class AdwinKernel(Kernel[AdwinParams]):
     name = "adwin"
+    compiled = staticmethod(_update_many)
 
     def _param_values(self) -> list[float]:
         p = self.params
         return [p.delta, float(p.clock), float(p.max_buckets), float(p.min_window_length), float(p.grace_period)]
 
-    @property
-    def state_size(self) -> int:  # type: ignore[override]
-        return _HEADER + LEVELS + 2 * LEVELS * (self.params.max_buckets + 1)
-
     def fresh_state(self) -> Floats:
-        state = np.zeros(self.state_size, dtype=np.float64)
+        state = np.zeros(_HEADER + LEVELS + 2 * LEVELS * (self.params.max_buckets + 1), dtype=np.float64)
         state[_N_LEVELS] = 1.0
         return state
-
-    @staticmethod
-    def _compiled() -> Any:
-        return _update_many
 
     def statistics(self) -> dict[str, float]:
         s = self.state

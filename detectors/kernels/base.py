@@ -15,6 +15,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 import numpy as np
 import numpy.typing as npt
+from numba import njit
 
 from detectors.base import DetectorParams
 
@@ -22,6 +23,14 @@ NONE, WARNING, DRIFT = 0, 1, 2  # per-value flags
 DRIFT_SLOT, WARNING_SLOT = 0, 1
 
 P = TypeVar("P", bound=DetectorParams)
+
+
+@njit(cache=True)
+def flag_of(state: Any) -> int:  # pragma: no cover (compiled)
+    """The flag of a value, from the state right after it."""
+    if state[DRIFT_SLOT] != 0.0:
+        return DRIFT
+    return WARNING if state[WARNING_SLOT] != 0.0 else NONE
 Floats = npt.NDArray[np.float64]
 
 
@@ -44,12 +53,14 @@ class Kernel(ABC, Generic[P]):
     """A compiled drift detector over columns of float64 values."""
 
     name: ClassVar[str]
-    state_size: ClassVar[int]
+    compiled: ClassVar[Any]
+    """The numba function `(state, params, fresh, values, flags) -> None`; it resets to `fresh` after a drift."""
 
     def __init__(self, params: P) -> None:
         self.params = params
         self.param_array: Floats = np.asarray(self._param_values(), dtype=np.float64)
-        self.state: Floats = self.fresh_state()
+        self._fresh: Floats = self.fresh_state()
+        self.state: Floats = self._fresh.copy()
 
     @abstractmethod
     def _param_values(self) -> list[float]:
@@ -57,21 +68,16 @@ class Kernel(ABC, Generic[P]):
 
     @abstractmethod
     def fresh_state(self) -> Floats:
-        """The state of a detector that has seen nothing."""
-
-    @staticmethod
-    @abstractmethod
-    def _compiled() -> Any:
-        """The numba function `(state, params, values, flags) -> None`."""
+        """The state of a detector that has seen nothing (also what the kernel resets to)."""
 
     def update_many(self, values: npt.ArrayLike) -> KernelResult:
         column = np.ascontiguousarray(values, dtype=np.float64)
         flags = np.zeros(column.shape[0], dtype=np.int8)
-        self._compiled()(self.state, self.param_array, column, flags)
+        self.compiled(self.state, self.param_array, self._fresh, column, flags)
         return KernelResult(flags)
 
     def reset(self) -> None:
-        self.state = self.fresh_state()
+        self.state = self._fresh.copy()
 
     @property
     def drift_detected(self) -> bool:

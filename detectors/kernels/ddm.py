@@ -16,24 +16,18 @@ import numpy as np
 from numba import njit
 
 from detectors.ddm import DdmParams
-from detectors.kernels.base import DRIFT, NONE, WARNING, Floats, Kernel
+from detectors.kernels.base import Floats, Kernel, flag_of
 
 _DRIFT, _WARNING, _N, _P, _P_MIN, _S_MIN, _PS_MIN = range(7)
 
 
 @njit(cache=True)
-def _update_many(state: Any, params: Any, values: Any, flags: Any) -> None:  # pragma: no cover (compiled)
+def _update_many(state: Any, params: Any, fresh: Any, values: Any, flags: Any) -> None:  # pragma: no cover (compiled)
     warm_start, warning_threshold, drift_threshold = params[0], params[1], params[2]
     for i in range(values.shape[0]):
         x = values[i]
         if state[_DRIFT] != 0.0:
-            state[_DRIFT] = 0.0
-            state[_WARNING] = 0.0
-            state[_N] = 0.0
-            state[_P] = 0.0
-            state[_P_MIN] = np.nan
-            state[_S_MIN] = np.nan
-            state[_PS_MIN] = np.inf
+            state[:] = fresh
         state[_N] += 1.0
         state[_P] += (1.0 / state[_N]) * (x - state[_P])
         p_i = state[_P]
@@ -51,12 +45,12 @@ def _update_many(state: Any, params: Any, values: Any, flags: Any) -> None:  # p
             if p_i + s_i > state[_P_MIN] + drift_threshold * state[_S_MIN]:
                 state[_DRIFT] = 1.0
                 state[_WARNING] = 0.0
-        flags[i] = DRIFT if state[_DRIFT] != 0.0 else (WARNING if state[_WARNING] != 0.0 else NONE)
+        flags[i] = flag_of(state)
 
 
 class DdmKernel(Kernel[DdmParams]):
     name = "ddm"
-    state_size = 7
+    compiled = staticmethod(_update_many)
 
     def _param_values(self) -> list[float]:
         p = self.params
@@ -64,10 +58,6 @@ class DdmKernel(Kernel[DdmParams]):
 
     def fresh_state(self) -> Floats:
         return np.array([0.0, 0.0, 0.0, 0.0, np.nan, np.nan, np.inf], dtype=np.float64)
-
-    @staticmethod
-    def _compiled() -> Any:
-        return _update_many
 
     def statistics(self) -> dict[str, float]:
         s = self.state

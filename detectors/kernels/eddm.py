@@ -15,20 +15,18 @@ import numpy as np
 from numba import njit
 
 from detectors.eddm import EddmParams
-from detectors.kernels.base import DRIFT, NONE, WARNING, Floats, Kernel
+from detectors.kernels.base import Floats, Kernel, flag_of
 
 _DRIFT, _WARNING, _VAR_N, _VAR_MEAN, _VAR_S, _N, _LAST_ERROR, _N_ERRORS, _P2S_MAX = range(9)
 
 
 @njit(cache=True)
-def _update_many(state: Any, params: Any, values: Any, flags: Any) -> None:  # pragma: no cover (compiled)
+def _update_many(state: Any, params: Any, fresh: Any, values: Any, flags: Any) -> None:  # pragma: no cover (compiled)
     warm_start, alpha, beta = params[0], params[1], params[2]
     for i in range(values.shape[0]):
         x = values[i]
         if state[_DRIFT] != 0.0:
-            for slot in range(9):
-                state[slot] = 0.0
-            state[_P2S_MAX] = -1.0
+            state[:] = fresh
         state[_N] += 1.0
         if x == 1.0:
             state[_N_ERRORS] += 1.0
@@ -53,25 +51,21 @@ def _update_many(state: Any, params: Any, values: Any, flags: Any) -> None:  # p
                     else:
                         state[_WARNING] = 0.0
             state[_LAST_ERROR] = state[_N]
-        flags[i] = DRIFT if state[_DRIFT] != 0.0 else (WARNING if state[_WARNING] != 0.0 else NONE)
+        flags[i] = flag_of(state)
 
 
 class EddmKernel(Kernel[EddmParams]):
     name = "eddm"
-    state_size = 9
+    compiled = staticmethod(_update_many)
 
     def _param_values(self) -> list[float]:
         p = self.params
         return [float(p.warm_start), p.alpha, p.beta]
 
     def fresh_state(self) -> Floats:
-        state = np.zeros(self.state_size, dtype=np.float64)
+        state = np.zeros(9, dtype=np.float64)
         state[_P2S_MAX] = -1.0
         return state
-
-    @staticmethod
-    def _compiled() -> Any:
-        return _update_many
 
     def statistics(self) -> dict[str, float]:
         return {"n": float(self.state[_N]), "mean_error_distance": float(self.state[_VAR_MEAN])}

@@ -16,7 +16,7 @@ import numpy as np
 from numba import njit
 
 from detectors.hddm_a import HddmAParams
-from detectors.kernels.base import DRIFT, NONE, WARNING, Floats, Kernel
+from detectors.kernels.base import Floats, Kernel, flag_of
 
 # three running means (n, mean): the whole stream z, and the copies of it taken at its minimum and maximum
 _DRIFT, _WARNING, _Z_N, _Z_MEAN, _MIN_N, _MIN_MEAN, _MAX_N, _MAX_MEAN = range(8)
@@ -38,13 +38,12 @@ def _changed(n_from: float, mean_from: float, n_z: float, mean_z: float, confide
 
 
 @njit(cache=True)
-def _update_many(state: Any, params: Any, values: Any, flags: Any) -> None:  # pragma: no cover (compiled)
+def _update_many(state: Any, params: Any, fresh: Any, values: Any, flags: Any) -> None:  # pragma: no cover (compiled)
     drift_confidence, warning_confidence, two_sided = params[0], params[1], params[2] != 0.0
     for i in range(values.shape[0]):
         x = values[i]
         if state[_DRIFT] != 0.0:
-            for slot in range(8):
-                state[slot] = 0.0
+            state[:] = fresh
         state[_Z_N] += 1.0
         state[_Z_MEAN] += (1.0 / state[_Z_N]) * (x - state[_Z_MEAN])
         if state[_MIN_N] == 0.0:
@@ -70,23 +69,19 @@ def _update_many(state: Any, params: Any, values: Any, flags: Any) -> None:  # p
                 state[_DRIFT] = 1.0
             elif _changed(state[_MAX_N], state[_MAX_MEAN], z_n, z_mean, warning_confidence, False):
                 state[_WARNING] = 1.0
-        flags[i] = DRIFT if state[_DRIFT] != 0.0 else (WARNING if state[_WARNING] != 0.0 else NONE)
+        flags[i] = flag_of(state)
 
 
 class HddmAKernel(Kernel[HddmAParams]):
     name = "hddm_a"
-    state_size = 8
+    compiled = staticmethod(_update_many)
 
     def _param_values(self) -> list[float]:
         p = self.params
         return [p.drift_confidence, p.warning_confidence, 1.0 if p.two_sided_test else 0.0]
 
     def fresh_state(self) -> Floats:
-        return np.zeros(self.state_size, dtype=np.float64)
-
-    @staticmethod
-    def _compiled() -> Any:
-        return _update_many
+        return np.zeros(8, dtype=np.float64)
 
     def statistics(self) -> dict[str, float]:
         return {"mean": float(self.state[_Z_MEAN]), "n": float(self.state[_Z_N])}

@@ -16,7 +16,7 @@ import numpy as np
 from numba import njit
 
 from detectors.hddm_w import HddmWParams
-from detectors.kernels.base import DRIFT, NONE, WARNING, Floats, Kernel
+from detectors.kernels.base import Floats, Kernel, flag_of
 
 # Five samples of three slots each (EWMA, initialised flag, bound coefficient), then the two cut points.
 _DRIFT, _WARNING = 0, 1
@@ -63,17 +63,12 @@ def _changed(state: Any, first: int, second: int, confidence: float) -> bool:  #
 
 
 @njit(cache=True)
-def _update_many(state: Any, params: Any, values: Any, flags: Any) -> None:  # pragma: no cover (compiled)
+def _update_many(state: Any, params: Any, fresh: Any, values: Any, flags: Any) -> None:  # pragma: no cover (compiled)
     drift_confidence, warning_confidence, lambd, two_sided = params[0], params[1], params[2], params[3] != 0.0
     for i in range(values.shape[0]):
         x = values[i]
         if state[_DRIFT] != 0.0:
-            state[_DRIFT] = 0.0
-            state[_WARNING] = 0.0
-            for sample in (_TOTAL, _S1_DECR, _S1_INCR, _S2_DECR, _S2_INCR):
-                _new_sample(state, sample)
-            state[_INCR_CUT] = np.inf
-            state[_DECR_CUT] = -np.inf
+            state[:] = fresh
         _update_sample(state, _TOTAL, x, lambd)
         eps = _mcdiarmid_bound(state[_TOTAL + _IBC], drift_confidence)
         if state[_TOTAL + _EWMA] + eps < state[_INCR_CUT]:
@@ -100,28 +95,24 @@ def _update_many(state: Any, params: Any, values: Any, flags: Any) -> None:  # p
                 state[_DRIFT] = 1.0
             elif _changed(state, _S2_DECR, _S1_DECR, warning_confidence):
                 state[_WARNING] = 1.0
-        flags[i] = DRIFT if state[_DRIFT] != 0.0 else (WARNING if state[_WARNING] != 0.0 else NONE)
+        flags[i] = flag_of(state)
 
 
 class HddmWKernel(Kernel[HddmWParams]):
     name = "hddm_w"
-    state_size = _STATE_SIZE
+    compiled = staticmethod(_update_many)
 
     def _param_values(self) -> list[float]:
         p = self.params
         return [p.drift_confidence, p.warning_confidence, p.lambda_val, 1.0 if p.two_sided_test else 0.0]
 
     def fresh_state(self) -> Floats:
-        state = np.zeros(self.state_size, dtype=np.float64)
+        state = np.zeros(_STATE_SIZE, dtype=np.float64)
         for sample in (_TOTAL, _S1_DECR, _S1_INCR, _S2_DECR, _S2_INCR):
             state[sample + _IBC] = 1.0
         state[_INCR_CUT] = np.inf
         state[_DECR_CUT] = -np.inf
         return state
-
-    @staticmethod
-    def _compiled() -> Any:
-        return _update_many
 
     def statistics(self) -> dict[str, float]:
         return {"ewma": float(self.state[_TOTAL + _EWMA])}

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 from numba import njit
 
-from detectors.kernels.base import DRIFT, NONE, Floats, Kernel
+from detectors.kernels.base import Floats, Kernel, flag_of
 from detectors.page_hinkley import PageHinkleyParams
 
 MODES = {"up": 0.0, "down": 1.0, "both": 2.0}
@@ -23,18 +23,12 @@ _DRIFT, _WARNING, _N, _MEAN, _SUM_INC, _SUM_DEC, _MIN_INC, _MAX_DEC = range(8)
 
 
 @njit(cache=True)
-def _update_many(state: Any, params: Any, values: Any, flags: Any) -> None:  # pragma: no cover (compiled)
+def _update_many(state: Any, params: Any, fresh: Any, values: Any, flags: Any) -> None:  # pragma: no cover (compiled)
     min_instances, delta, threshold, alpha, mode = params[0], params[1], params[2], params[3], params[4]
     for i in range(values.shape[0]):
         x = values[i]
         if state[_DRIFT] != 0.0:
-            state[_DRIFT] = 0.0
-            state[_N] = 0.0
-            state[_MEAN] = 0.0
-            state[_SUM_INC] = 0.0
-            state[_SUM_DEC] = 0.0
-            state[_MIN_INC] = np.inf
-            state[_MAX_DEC] = -1.0
+            state[:] = fresh
         state[_N] += 1.0
         state[_MEAN] += (1.0 / state[_N]) * (x - state[_MEAN])
         dev = x - state[_MEAN]
@@ -54,26 +48,22 @@ def _update_many(state: Any, params: Any, values: Any, flags: Any) -> None:  # p
             else:
                 drift = test_increase > threshold or test_decrease > threshold
             state[_DRIFT] = 1.0 if drift else 0.0
-        flags[i] = DRIFT if state[_DRIFT] != 0.0 else NONE
+        flags[i] = flag_of(state)
 
 
 class PageHinkleyKernel(Kernel[PageHinkleyParams]):
     name = "page_hinkley"
-    state_size = 8
+    compiled = staticmethod(_update_many)
 
     def _param_values(self) -> list[float]:
         p = self.params
         return [float(p.min_instances), p.delta, p.threshold, p.alpha, MODES[p.mode]]
 
     def fresh_state(self) -> Floats:
-        state = np.zeros(self.state_size, dtype=np.float64)
+        state = np.zeros(8, dtype=np.float64)
         state[_MIN_INC] = np.inf
         state[_MAX_DEC] = -1.0
         return state
-
-    @staticmethod
-    def _compiled() -> Any:
-        return _update_many
 
     def statistics(self) -> dict[str, float]:
         s = self.state
