@@ -85,6 +85,14 @@ class BatchReport:
     stale_by_model: dict[str, int] = field(default_factory=dict)
 
 
+class _DetectorBug(Exception):
+    """A model's monitor failed on a batch's columns; the batch is re-run one event at a time."""
+
+    def __init__(self, model_id: str) -> None:
+        super().__init__(model_id)
+        self.model_id = model_id
+
+
 class BatchProcessor:
     def __init__(self, settings: Settings, config: MonitoringConfig, store: StateStore, publisher: Publisher,
                  *, clock: Clock | None = None, retry_max_seconds: float = 5.0,
@@ -118,6 +126,7 @@ class BatchProcessor:
         self._layout_checked = False
         self._split_reported: set[tuple[str, str]] = set()  # (model, topic): said once per worker
         self._fence_reported: dict[str, float] = {}  # model -> when its last fencing alert was raised
+        self._one_event_at_a_time = False  # after a detector bug, until the batch is saved
 
     def forget_models(self, model_ids: Iterable[str] | None = None) -> None:
         """Drop cached monitors (on rebalance, or after a failure): they are reloaded from Redis when next seen."""
@@ -138,6 +147,12 @@ class BatchProcessor:
                 except FencedError as exc:
                     self._fenced(exc)
                     continue
+                except _DetectorBug as bug:
+                    log.warning("model %s: a detector failed on this batch (%s); running it again one event at a "
+                                "time to set the failing event aside", bug.model_id, bug.__cause__)
+                    self.forget_models()
+                    self._one_event_at_a_time = True
+                    continue
                 except Exception as exc:  # a bug or an unclassified failure: start the batch again from Redis
                     failures += 1
                     self.forget_models()
@@ -146,14 +161,13 @@ class BatchProcessor:
                     delay = min(delay * 2, self.retry_max_seconds)
                     continue
                 self._fault_cleared("handling a batch", failures)
+                self._one_event_at_a_time = False
                 await self._send_unsent_alerts()
                 return report
 
     async def _process(self, messages: Sequence[InboundMessage]) -> BatchReport:
         report = BatchReport(messages=len(messages))
         taken_in: dict[tuple[str, str], int] = {}
-        clock = time.perf_counter
-        update_seconds = self.metrics.detector_update_seconds
         write = BatchWrite()
         decoded = self._decode(messages, report)
         first_events: dict[str, InboundEvent] = {}
@@ -170,31 +184,7 @@ class BatchProcessor:
         await self._ensure_loaded(first_events)
         buffer = await self._label_buffer(decoded)
         self.fleet.labels = buffer
-        outputs: dict[str, list[MonitorOutput]] = {}
-        for message, events in decoded:
-            tp = partition_key(message.topic, message.partition)
-            applied: dict[str, None] = {}
-            for event in events:
-                offsets = self.offsets[event.model_id]
-                if message.offset <= offsets.get(tp, -1):
-                    report.skipped_replays += 1
-                    continue
-                try:
-                    started = clock()
-                    outputs.setdefault(event.model_id, []).append(self.fleet.handle(event))
-                    update_seconds.observe(clock() - started)
-                except Exception as exc:  # a bug must not stop the worker; the message is kept
-                    log.exception("processing %s failed", _where(message))
-                    report.dead_letters.append(_dead_letter(message, DeadLetterReason.PROCESSING_ERROR,
-                                                            f"{type(exc).__name__}: {exc}"))
-                    break
-                applied[event.model_id] = None
-                report.events += 1
-                taken_in[(message.topic, event.model_id)] = taken_in.get((message.topic, event.model_id), 0) + 1
-            for model_id in applied:
-                self._check_partitioning(model_id, message, tp)
-                self.offsets[model_id][tp] = message.offset
-            write.count(f"events:{message.topic}", len(events))
+        outputs = self._apply(decoded, report, taken_in, write)
         write.labels = buffer.changes
         for model_id in itertools.chain(self.system_alerts, _models_of(buffer)):
             outputs.setdefault(model_id, [])
@@ -212,6 +202,50 @@ class BatchProcessor:
         await self._send_outbox([(m, item) for m, w in write.models.items() for item in w.outbox])
         self._count(report, taken_in)
         return report
+
+    def _apply(self, decoded: list[tuple[InboundMessage, list[InboundEvent]]], report: BatchReport,
+               taken_in: dict[tuple[str, str], int], write: BatchWrite) -> dict[str, list[MonitorOutput]]:
+        """Each model's events of the batch go to its monitor in one call (columns, detectors/monitor.py).
+
+        A failure there is a bug in some event's detectors: it is raised as `_DetectorBug`, and the
+        batch runs again from Redis one event at a time, so that only the failing event's message is
+        dead-lettered and the worker goes on."""
+        one_by_one = self._one_event_at_a_time
+        by_model: dict[str, list[InboundEvent]] = {}
+        outputs: dict[str, list[MonitorOutput]] = {}
+        for message, events in decoded:
+            tp = partition_key(message.topic, message.partition)
+            applied: dict[str, None] = {}
+            for event in events:
+                if message.offset <= self.offsets[event.model_id].get(tp, -1):
+                    report.skipped_replays += 1
+                    continue
+                if not one_by_one:
+                    by_model.setdefault(event.model_id, []).append(event)
+                else:
+                    try:
+                        outputs.setdefault(event.model_id, []).append(self.fleet.handle(event))
+                    except Exception as exc:  # a bug must not stop the worker; the message is kept
+                        log.exception("processing %s failed", _where(message))
+                        report.dead_letters.append(_dead_letter(message, DeadLetterReason.PROCESSING_ERROR,
+                                                                f"{type(exc).__name__}: {exc}"))
+                        break
+                applied[event.model_id] = None
+                report.events += 1
+                taken_in[(message.topic, event.model_id)] = taken_in.get((message.topic, event.model_id), 0) + 1
+            for model_id in applied:
+                self._check_partitioning(model_id, message, tp)
+                self.offsets[model_id][tp] = message.offset
+            write.count(f"events:{message.topic}", len(events))
+        update_seconds = self.metrics.detector_update_seconds
+        for model_id, model_events in by_model.items():
+            started = time.perf_counter()
+            try:
+                outputs[model_id] = [self.fleet.handle_many(model_id, model_events)]
+            except Exception as exc:
+                raise _DetectorBug(model_id) from exc
+            update_seconds.observe((time.perf_counter() - started) / len(model_events))
+        return outputs
 
     def _count(self, report: BatchReport, taken_in: dict[tuple[str, str], int]) -> None:
         """Metrics move only once the batch is saved, so they count what a crash cannot take back."""

@@ -12,12 +12,12 @@
 1023
 """
 
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import Field
-from river import drift
 
-from detectors.base import DetectorParams, DriftDetector
+from detectors.base import DetectorParams
+from detectors.kernels.adwin import AdwinKernel
 
 
 class AdwinParams(DetectorParams):
@@ -29,15 +29,5 @@ class AdwinParams(DetectorParams):
     grace_period: int = Field(default=10, ge=1)
 
 
-class Adwin(DriftDetector[AdwinParams]):
-    name = "adwin"
-
-    def _build(self) -> Any:
-        p = self.params
-        return drift.ADWIN(delta=p.delta, clock=p.clock, max_buckets=p.max_buckets,
-                           min_window_length=p.min_window_length, grace_period=p.grace_period)
-
-    def _raw_statistics(self) -> dict[str, Any]:
-        r = self._river
-        return {"width": r.width, "mean": r.estimation, "variance": r.variance,
-                "detections": r.n_detections}
+class Adwin(AdwinKernel):
+    """Compiled (detectors/kernels/adwin.py), with river's arithmetic."""

@@ -12,12 +12,12 @@
 1334
 """
 
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import Field, model_validator
-from river.drift import binary
 
-from detectors.base import DetectorParams, DriftDetector, _mean_of
+from detectors.base import DetectorParams
+from detectors.kernels.ddm import DdmKernel
 
 
 class DdmParams(DetectorParams):
@@ -33,16 +33,7 @@ class DdmParams(DetectorParams):
         return self
 
 
-class Ddm(DriftDetector[DdmParams]):
-    name = "ddm"
+class Ddm(DdmKernel):
+    """Compiled (detectors/kernels/ddm.py), with river's arithmetic."""
+
     binary = True
-
-    def _build(self) -> Any:
-        p = self.params
-        return binary.DDM(warm_start=p.warm_start, warning_threshold=p.warning_threshold,
-                          drift_threshold=p.drift_threshold)
-
-    def _raw_statistics(self) -> dict[str, Any]:
-        r = self._river
-        return {"error_rate": _mean_of(r._p), "n": r._p.n, "p_min": r._p_min,
-                "s_min": r._s_min}

@@ -12,12 +12,12 @@
 1278
 """
 
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import Field, model_validator
-from river.drift import binary
 
-from detectors.base import DetectorParams, DriftDetector
+from detectors.base import DetectorParams
+from detectors.kernels.eddm import EddmKernel
 
 
 class EddmParams(DetectorParams):
@@ -33,15 +33,7 @@ class EddmParams(DetectorParams):
         return self
 
 
-class Eddm(DriftDetector[EddmParams]):
-    name = "eddm"
+class Eddm(EddmKernel):
+    """Compiled (detectors/kernels/eddm.py), with river's arithmetic."""
+
     binary = True
-
-    def _build(self) -> Any:
-        p = self.params
-        return binary.EDDM(warm_start=p.warm_start, alpha=p.alpha, beta=p.beta)
-
-    def _raw_statistics(self) -> dict[str, Any]:
-        r = self._river
-        return {"n": r._n, "errors": r._n_errors,
-                "mean_error_distance": float(r._error_distances.mean.get())}

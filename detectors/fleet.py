@@ -7,6 +7,7 @@ early labels as well as waiting predictions.
 """
 
 from collections import OrderedDict
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 from detectors.config import MonitoringConfig
@@ -77,25 +78,42 @@ class MonitorFleet:
 
     def handle(self, event: InboundEvent) -> MonitorOutput:
         """Route one event of a known model (callers check `config.knows` first)."""
-        monitor = self.monitor(event.model_id)
-        if isinstance(event, PredictionEvent | FeatureEvent):
-            out = monitor.observe(event)
-            waiting = out.pending
-            out.pending = []
-            for pending in waiting:
-                early = self.labels.take_label(event.model_id, pending.event_id)
-                if early is not None:
-                    out.extend(monitor.observe_label(early, pending))
-                else:
-                    self.labels.hold_prediction(event.model_id, pending)
-            return out
-        if isinstance(event, LabelEvent):
-            joined = self.labels.take_prediction(event.model_id, event.event_id, event.ts)
-            if joined is None:
-                self.labels.hold_label(event.model_id, event)
-                self.early_labels += 1
-                return MonitorOutput()
-            return monitor.observe_label(event, joined)
-        assert isinstance(event, ModelDeployed)
-        monitor.reset(event)
-        return MonitorOutput()
+        return self.handle_many(event.model_id, [event])
+
+    def handle_many(self, model_id: str, events: Sequence[InboundEvent]) -> MonitorOutput:
+        """Route one model's events, in stream order: runs of predictions and features go to the monitor
+        as columns; a label or a deployment ends a run and is handled on its own, where it stands."""
+        monitor = self.monitor(model_id)
+        out = MonitorOutput()
+        run: list[PredictionEvent | FeatureEvent] = []
+        for event in events:
+            if isinstance(event, PredictionEvent | FeatureEvent):
+                run.append(event)
+                continue
+            if run:
+                out.extend(self._observe_run(monitor, run))
+                run = []
+            if isinstance(event, LabelEvent):
+                out.extend(self._observe_label(monitor, event))
+            else:
+                assert isinstance(event, ModelDeployed)
+                monitor.reset(event)
+        if run:
+            out.extend(self._observe_run(monitor, run))
+        return out
+
+    def _observe_run(self, monitor: ModelMonitor, run: list[PredictionEvent | FeatureEvent]) -> MonitorOutput:
+        model_id = monitor.model_id
+        out = monitor.observe_many(run, lambda event_id: self.labels.take_label(model_id, event_id))
+        for pending in out.pending:
+            self.labels.hold_prediction(model_id, pending)
+        out.pending = []
+        return out
+
+    def _observe_label(self, monitor: ModelMonitor, label: LabelEvent) -> MonitorOutput:
+        joined = self.labels.take_prediction(label.model_id, label.event_id, label.ts)
+        if joined is None:
+            self.labels.hold_label(label.model_id, label)
+            self.early_labels += 1
+            return MonitorOutput()
+        return monitor.observe_label(label, joined)

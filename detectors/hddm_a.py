@@ -12,12 +12,12 @@
 1206
 """
 
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import Field
-from river.drift import binary
 
-from detectors.base import DetectorParams, DriftDetector, _mean_of
+from detectors.base import DetectorParams
+from detectors.kernels.hddm_a import HddmAKernel
 
 
 class HddmAParams(DetectorParams):
@@ -27,15 +27,7 @@ class HddmAParams(DetectorParams):
     two_sided_test: bool = False
 
 
-class HddmA(DriftDetector[HddmAParams]):
-    name = "hddm_a"
+class HddmA(HddmAKernel):
+    """Compiled (detectors/kernels/hddm_a.py), with river's arithmetic."""
+
     binary = True
-
-    def _build(self) -> Any:
-        p = self.params
-        return binary.HDDMA(drift_confidence=p.drift_confidence, warning_confidence=p.warning_confidence,
-                            two_sided_test=p.two_sided_test)
-
-    def _raw_statistics(self) -> dict[str, Any]:
-        r = self._river
-        return {"mean": _mean_of(r._z), "n": float(r._z.n)}

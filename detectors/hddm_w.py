@@ -12,12 +12,12 @@
 1077
 """
 
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import Field
-from river.drift import binary
 
-from detectors.base import DetectorParams, DriftDetector
+from detectors.base import DetectorParams
+from detectors.kernels.hddm_w import HddmWKernel
 
 
 class HddmWParams(DetectorParams):
@@ -28,15 +28,7 @@ class HddmWParams(DetectorParams):
     two_sided_test: bool = False
 
 
-class HddmW(DriftDetector[HddmWParams]):
-    name = "hddm_w"
+class HddmW(HddmWKernel):
+    """Compiled (detectors/kernels/hddm_w.py), with river's arithmetic."""
+
     binary = True
-
-    def _build(self) -> Any:
-        p = self.params
-        return binary.HDDMW(drift_confidence=p.drift_confidence, warning_confidence=p.warning_confidence,
-                            lambda_val=p.lambda_val, two_sided_test=p.two_sided_test)
-
-    def _raw_statistics(self) -> dict[str, Any]:
-        r = self._river
-        return {"incr_cutpoint": r._incr_cutpoint, "decr_cutpoint": r._decr_cutpoint}

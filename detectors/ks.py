@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from detectors.base import DetectorParams, DriftDetector
+from detectors.base import DetectorParams, RiverDetector
 from detectors.window_test import KsScore, WindowTest
 
 
@@ -27,7 +27,7 @@ class KsParams(DetectorParams):
     alpha: float = Field(default=0.001, gt=0, lt=1)
 
 
-class Ks(DriftDetector[KsParams]):
+class Ks(RiverDetector[KsParams]):
     name = "ks"
 
     def _build(self) -> Any:

@@ -20,7 +20,7 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 from river import drift
 
-from detectors.base import DetectorParams, DriftDetector
+from detectors.base import DetectorParams, RiverDetector
 
 
 class KswinParams(DetectorParams):
@@ -37,7 +37,7 @@ class KswinParams(DetectorParams):
         return self
 
 
-class Kswin(DriftDetector[KswinParams]):
+class Kswin(RiverDetector[KswinParams]):
     name = "kswin"
 
     def _build(self) -> Any:

@@ -8,20 +8,23 @@ it, and an alert on the error signal carries the index of the prediction that wa
 
 import fnmatch
 import hashlib
+import itertools
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import NamedTuple
 
+import numpy as np
+import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict
 
-from detectors.base import DriftDetector
+from detectors.base import DRIFT, NONE, WARNING, DriftDetector
 from detectors.calibration import calibrated
 from detectors.config import ModelPolicy, SignalRule
 from detectors.registry import build_detector
 from detectors.signals import ERROR, PREDICTION, error_bit, feature_signal, kind_of, numeric
 from detectors.windows import SignalWindows, WindowStats
 from schemas.events import (
+    AlertKind,
     DriftAlert,
     EventWindow,
     Evidence,
@@ -33,6 +36,7 @@ from schemas.events import (
     RetrainRequest,
     Severity,
 )
+from schemas.types import FeatureValue
 
 Clock = Callable[[], float]
 CALIBRATED_TYPES = frozenset({"adwin", "page_hinkley"})
@@ -74,15 +78,16 @@ class MonitorOutput:
         self.stale_events += other.stale_events
 
 
-class _Trigger(NamedTuple):
-    """Where in the model's stream an update happened (a tuple: one is made per event)."""
+@dataclass(frozen=True)
+class EventRun:
+    """The events a column's positions point into: a run of one model's events, in stream order."""
 
     model_id: str
-    model_version: str
     generation: int
-    event_index: int
-    event_id: str
-    ts: float
+    indices: npt.NDArray[np.int64]
+    event_ids: list[str]
+    versions: list[str]
+    ts: npt.NDArray[np.float64]
 
 
 @dataclass
@@ -92,11 +97,15 @@ class DetectorSlot:
     detector: DriftDetector  # type: ignore[type-arg]
     in_warning: bool = False
     warned_since_drift: bool = False
-    checkpoint: dict[str, float] = field(default_factory=dict)
+    checkpoint_index: int = -1
     quiet_until: int = -1
     drifts: int = 0
     warnings: int = 0
     awaiting_calibration: bool = False
+
+    def checkpoint(self) -> dict[str, float]:
+        """The detector's statistics at its last checkpoint, and the event index they were taken at."""
+        return {**self.detector.checkpoint_statistics(), "event_index": float(self.checkpoint_index)}
 
 
 class SignalMonitor:
@@ -114,71 +123,101 @@ class SignalMonitor:
         self.windows = SignalWindows(signal, policy.windows) if policy.windows.enabled or needs_reference else None
         if needs_reference:
             if reference is not None:
-                self._calibrate(reference.mean, reference.std, replay=[])
+                self._calibrate(reference.mean, reference.std, replay=np.empty(0))
             else:
                 for slot in self.slots:
                     slot.awaiting_calibration = slot.detector.params.type in CALIBRATED_TYPES
 
-    def update(self, value: float, at: _Trigger, out: MonitorOutput) -> None:
-        self.updates += 1
+    def update(self, values: npt.NDArray[np.float64], positions: npt.NDArray[np.intp], run: EventRun,
+               out: MonitorOutput) -> None:
+        """Feed a column: `values[i]` belongs to the event at `positions[i]` of `run`."""
+        n = values.shape[0]
+        if n == 0:
+            return
+        start = self.updates
+        self.updates += n
+        indices = run.indices[positions]
+        calibrated_from: int | None = None
         if self.windows is not None:
-            closed = self.windows.add(value, at.event_index, at.ts)
-            if closed is not None and self.policy.windows.enabled:
-                out.windows.append(closed)
-            if self.windows.reference_ready and any([s.awaiting_calibration for s in self.slots]):
+            closed, completed_at = self.windows.add_many(values, indices, run.ts[positions])
+            if self.policy.windows.enabled:
+                out.windows += closed
+            if completed_at is not None and any(s.awaiting_calibration for s in self.slots):
                 mean, std = self.windows.reference_mean_std()
-                self._calibrate(mean, std, replay=self.windows.reference.values().tolist())
-                return
-        may_alert = self.updates > self.rule.warmup
-        take_checkpoint = self.updates % CHECKPOINT_EVERY == 1
+                self._calibrate(mean, std, replay=self.windows.reference.values())
+                calibrated_from = completed_at + 1
         for slot in self.slots:
             if slot.awaiting_calibration:
                 continue
-            detector = slot.detector
-            if take_checkpoint:
-                slot.checkpoint = {**detector.statistics(), "event_index": float(at.event_index)}
-            detector.update(value)
-            if detector.drift_detected:
-                slot.drifts += 1
-                slot.in_warning = slot.warned_since_drift = False
-                if may_alert and at.event_index > slot.quiet_until:
-                    out.alerts.append(self._alert(slot, Severity.DRIFT, at))
-                    slot.quiet_until = at.event_index + self.rule.cooldown
-            elif detector.warning_detected:
-                if not slot.in_warning:
-                    slot.in_warning = True
-                    slot.warnings += 1
-                    if may_alert and not slot.warned_since_drift and at.event_index > slot.quiet_until:
-                        slot.warned_since_drift = True
-                        out.alerts.append(self._alert(slot, Severity.WARNING, at))
-            else:
-                slot.in_warning = False
+            begin = calibrated_from if calibrated_from is not None and slot.detector.params.type in CALIBRATED_TYPES \
+                else 0
+            if begin >= n:
+                continue
+            due = (-(start + begin)) % CHECKPOINT_EVERY
+            flags = slot.detector.update_many(values[begin:], due, CHECKPOINT_EVERY).flags
+            self._raise(slot, flags, start + begin, due, indices[begin:], positions[begin:], run, out)
 
-    def _calibrate(self, mean: float, std: float, replay: list[float]) -> None:
+    def _raise(self, slot: DetectorSlot, flags: npt.NDArray[np.int8], updates_before: int, due: int,
+               indices: npt.NDArray[np.int64], positions: npt.NDArray[np.intp], run: EventRun,
+               out: MonitorOutput) -> None:
+        """Turn a column's flags into alerts: drifts, and the first value of each warning episode."""
+        n = flags.shape[0]
+        checkpoint_before = slot.checkpoint_index
+        if due < n:
+            slot.checkpoint_index = int(indices[due + (n - 1 - due) // CHECKPOINT_EVERY * CHECKPOINT_EVERY])
+        previous = np.empty(n, dtype=np.int8)
+        previous[0] = WARNING if slot.in_warning else NONE
+        previous[1:] = flags[:-1]
+        events = np.flatnonzero((flags == DRIFT) | ((flags == WARNING) & (previous != WARNING)))
+        slot.in_warning = bool(flags[-1] == WARNING)
+        for i in events.tolist():
+            event_index = int(indices[i])
+            may_alert = updates_before + i + 1 > self.rule.warmup and event_index > slot.quiet_until
+            if flags[i] == DRIFT:
+                slot.drifts += 1
+                slot.warned_since_drift = False
+                if may_alert:
+                    out.alerts.append(self._alert(slot, Severity.DRIFT, i, due, checkpoint_before, indices, positions,
+                                                  run))
+                    slot.quiet_until = event_index + self.rule.cooldown
+            else:
+                slot.warnings += 1
+                if may_alert and not slot.warned_since_drift:
+                    slot.warned_since_drift = True
+                    out.alerts.append(self._alert(slot, Severity.WARNING, i, due, checkpoint_before, indices,
+                                                  positions, run))
+
+    def _calibrate(self, mean: float, std: float, replay: npt.NDArray[np.float64]) -> None:
         target = self.policy.calibration.target_false_alarm_rate
         for slot in self.slots:
             if slot.detector.params.type not in CALIBRATED_TYPES:
                 continue
             slot.detector = build_detector(calibrated(slot.detector.params, std, mean, target))
             slot.awaiting_calibration = False
-            for value in replay:
-                slot.detector.update(value)
+            if replay.shape[0]:
+                slot.detector.update_many(replay)
 
-    def _alert(self, slot: DetectorSlot, severity: Severity, at: _Trigger) -> DriftAlert:
+    def _alert(self, slot: DetectorSlot, severity: Severity, i: int, due: int, checkpoint_before: int,
+               indices: npt.NDArray[np.int64], positions: npt.NDArray[np.intp], run: EventRun) -> DriftAlert:
         name = slot.detector.name
+        before, after = slot.detector.evidence_at(i)
+        checkpoint_index = checkpoint_before if i < due else int(indices[due + (i - due) // CHECKPOINT_EVERY
+                                                                         * CHECKPOINT_EVERY])
+        position = int(positions[i])
+        event_index = int(indices[i])
+        version = run.versions[position]
         return DriftAlert(
-            alert_id=_stable_id("a", at.model_id, at.model_version, at.generation, self.signal, name, severity,
-                                at.event_index),
-            model_id=at.model_id,
-            model_version=at.model_version,
+            alert_id=_stable_id("a", run.model_id, version, run.generation, self.signal, name, severity, event_index),
+            model_id=run.model_id,
+            model_version=version,
             signal=self.signal,
             detector=name,
             kind=self.kind,
             severity=severity,
-            event_index=at.event_index,
-            event_id=at.event_id,
-            ts=at.ts,
-            evidence=Evidence(before=slot.checkpoint, after=slot.detector.statistics()),
+            event_index=event_index,
+            event_id=run.event_ids[position],
+            ts=float(run.ts[position]),
+            evidence=Evidence(before={**before, "event_index": float(checkpoint_index)}, after=after),
             detected_at=0.0,
         )
 
@@ -213,37 +252,70 @@ class ModelMonitor:
         self.retrain = RetrainState()
         self.last_deployment_request: str | None = None
         self.retired_version: str | None = None
+        self._unwatched: set[str] = set()
 
     def observe(self, event: PredictionEvent | FeatureEvent) -> MonitorOutput:
-        """Feed one prediction or feature event; it takes the next event_index.
+        """Feed one prediction or feature event (see `observe_many`)."""
+        return self.observe_many([event])
+
+    def observe_many(self, events: Sequence[PredictionEvent | FeatureEvent],
+                     early_label: Callable[[str], LabelEvent | None] | None = None) -> MonitorOutput:
+        """Feed a run of prediction and feature events, in stream order; each takes the next event_index.
+
+        Each signal's values are gathered into one column and its detectors updated over it in one
+        call; alerts come out in event order. Cutting a stream into runs anywhere gives the same
+        alerts, which is what keeps live batches and the backtest equal. `early_label` returns a
+        label that arrived before its prediction (the label join), which counts as if it were inline.
 
         Events of the version the last deployment replaced are counted as stale and skipped: they
         were in flight when the service switched, and would otherwise show the fresh detectors the
         old model's behaviour as if it were a change in the new one."""
         out = MonitorOutput()
-        if self.retired_version is not None and event.model_version == self.retired_version:
-            out.stale_events = 1
+        retired = self.retired_version
+        kept = list(events) if retired is None else [e for e in events if e.model_version != retired]
+        out.stale_events = len(events) - len(kept)
+        if not kept:
             return out
-        at = _Trigger(self.model_id, event.model_version, self.generation, self.event_count, event.event_id, event.ts)
-        self.event_count += 1
-        self.model_version = event.model_version
-        for name, value in event.features.items():
-            number = numeric(value)
-            if number is not None:
-                self._update(feature_signal(name), number, at, out)
-        if isinstance(event, PredictionEvent):
-            prediction = numeric(event.prediction)
-            if prediction is not None:
-                self._update(PREDICTION, prediction, at, out)
-            if event.label is not None:
-                self._update(ERROR, float(error_bit(event.prediction, event.label, self.policy.error_threshold)),
-                             at, out)
-            else:
-                out.pending.append(PendingPrediction(
-                    event_id=event.event_id, model_version=event.model_version, event_index=at.event_index,
-                    generation=self.generation, ts=event.ts, prediction=event.prediction))
+        n = len(kept)
+        run = EventRun(self.model_id, self.generation, np.arange(self.event_count, self.event_count + n),
+                       [e.event_id for e in kept], [e.model_version for e in kept],
+                       np.fromiter((e.ts for e in kept), dtype=np.float64, count=n))
+        self.event_count += n
+        self.model_version = kept[-1].model_version
+        for name, (positions, values) in _feature_columns([e.features for e in kept]).items():
+            monitor = self._signal(feature_signal(name)) if positions.shape[0] else None
+            if monitor is not None:
+                monitor.update(values, positions, run, out)
+        predictions = [(k, e) for k, e in enumerate(kept) if isinstance(e, PredictionEvent)]
+        if predictions:
+            self._predictions(predictions, run, early_label, out)
+        out.windows.sort(key=lambda w: (w.last_index, w.signal))
         self._finish(out)
         return out
+
+    def _predictions(self, predictions: list[tuple[int, PredictionEvent]], run: EventRun,
+                     early_label: Callable[[str], LabelEvent | None] | None, out: MonitorOutput) -> None:
+        positions, values = _numeric_column([e.prediction for _, e in predictions])
+        monitor = self._signal(PREDICTION) if positions.shape[0] else None
+        if monitor is not None:
+            at = np.fromiter((predictions[p][0] for p in positions.tolist()), dtype=np.intp, count=positions.shape[0])
+            monitor.update(values, at, run, out)
+        errors: list[tuple[int, float]] = []
+        for k, event in predictions:
+            label = event.label
+            if label is None and early_label is not None:
+                early = early_label(event.event_id)
+                label = None if early is None else early.label
+            if label is not None:
+                errors.append((k, float(error_bit(event.prediction, label, self.policy.error_threshold))))
+            else:
+                out.pending.append(PendingPrediction.model_construct(
+                    event_id=event.event_id, model_version=event.model_version, event_index=int(run.indices[k]),
+                    generation=self.generation, ts=event.ts, prediction=event.prediction))
+        error_monitor = self._signal(ERROR)
+        if errors and error_monitor is not None:
+            error_monitor.update(np.array([bit for _, bit in errors], dtype=np.float64),
+                                 np.array([k for k, _ in errors], dtype=np.intp), run, out)
 
     def observe_label(self, label: LabelEvent, pending: PendingPrediction) -> MonitorOutput:
         """Feed the error bit of a joined prediction; the alert points at the prediction's event_index."""
@@ -251,9 +323,12 @@ class ModelMonitor:
         if pending.generation != self.generation:
             out.stale_labels = 1
             return out
-        at = _Trigger(self.model_id, pending.model_version, self.generation, pending.event_index,
-                      pending.event_id, pending.ts)
-        self._update(ERROR, float(error_bit(pending.prediction, label.label, self.policy.error_threshold)), at, out)
+        monitor = self._signal(ERROR)
+        if monitor is not None:
+            run = EventRun(self.model_id, self.generation, np.array([pending.event_index]), [pending.event_id],
+                           [pending.model_version], np.array([pending.ts]))
+            bit = float(error_bit(pending.prediction, label.label, self.policy.error_threshold))
+            monitor.update(np.array([bit]), np.zeros(1, dtype=np.intp), run, out)
         self._finish(out)
         return out
 
@@ -275,18 +350,21 @@ class ModelMonitor:
         self.retrain = RetrainState()
         return True
 
-    def _update(self, signal: str, value: float, at: _Trigger, out: MonitorOutput) -> None:
+    def _signal(self, signal: str) -> SignalMonitor | None:
+        """The signal's monitor, made on first sight; None when the config watches it with nothing."""
         monitor = self.signals.get(signal)
-        if monitor is None:
+        if monitor is None and signal not in self._unwatched:
             rule = self.policy.rule_for(signal)
             if rule is None or not rule.detectors:
-                return
+                self._unwatched.add(signal)
+                return None
             monitor = self.signals[signal] = SignalMonitor(signal, rule, self.policy, self.references.get(signal))
-        monitor.update(value, at, out)
+        return monitor
 
     def _finish(self, out: MonitorOutput) -> None:
         if not out.alerts:
             return
+        out.alerts.sort(key=_alert_order)
         now = self.clock()
         out.alerts = [alert.model_copy(update={"detected_at": now}) for alert in out.alerts]
         for alert in out.alerts:
@@ -320,6 +398,32 @@ class ModelMonitor:
         state.requests += 1
         state.recent = []
         return request
+
+
+_KIND_ORDER = {AlertKind.DATA: 0, AlertKind.PREDICTION: 1, AlertKind.CONCEPT: 2}
+
+
+def _alert_order(alert: DriftAlert) -> tuple[int, int, str]:
+    """Event order, then features, prediction, error: the same however the stream was cut into runs."""
+    return alert.event_index, _KIND_ORDER.get(alert.kind, 3), alert.signal
+
+
+def _feature_columns(rows: list[dict[str, FeatureValue]]
+                     ) -> dict[str, tuple[npt.NDArray[np.intp], npt.NDArray[np.float64]]]:
+    """Each feature's numeric values and the rows they came from (categories and missing values left out)."""
+    names = rows[0].keys()
+    if any(row.keys() != names for row in rows):
+        names = dict.fromkeys(itertools.chain.from_iterable(rows)).keys()
+    return {name: _numeric_column([row.get(name) for row in rows]) for name in names}
+
+
+def _numeric_column(raw: Sequence[object]) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.float64]]:
+    """The numbers among `raw` (as `numeric` reads them) and their positions; all floats is the fast path."""
+    if set(map(type, raw)) == {float}:
+        return np.arange(len(raw)), np.array(raw, dtype=np.float64)
+    found = [(i, number) for i, value in enumerate(raw) if (number := numeric(value)) is not None]
+    return (np.array([i for i, _ in found], dtype=np.intp),
+            np.array([number for _, number in found], dtype=np.float64))
 
 
 def _matches(signal: str, pattern: str) -> bool:

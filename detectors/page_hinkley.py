@@ -12,12 +12,12 @@
 1006
 """
 
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import Field
-from river import drift
 
-from detectors.base import DetectorParams, DriftDetector, _mean_of
+from detectors.base import DetectorParams
+from detectors.kernels.page_hinkley import PageHinkleyKernel
 
 
 class PageHinkleyParams(DetectorParams):
@@ -29,20 +29,5 @@ class PageHinkleyParams(DetectorParams):
     mode: Literal["up", "down", "both"] = "both"
 
 
-class PageHinkley(DriftDetector[PageHinkleyParams]):
-    name = "page_hinkley"
-
-    def _build(self) -> Any:
-        p = self.params
-        return drift.PageHinkley(min_instances=p.min_instances, delta=p.delta, threshold=p.threshold,
-                                 alpha=p.alpha, mode=p.mode)
-
-    def _raw_statistics(self) -> dict[str, Any]:
-        r = self._river
-        return {
-            "mean": _mean_of(r._x_mean),
-            "n": r._x_mean.n,
-            "test_increase": r._sum_increase - r._min_increase,
-            "test_decrease": r._max_decrease - r._sum_decrease,
-            "threshold": r.threshold,
-        }
+class PageHinkley(PageHinkleyKernel):
+    """Compiled (detectors/kernels/page_hinkley.py), with river's arithmetic."""

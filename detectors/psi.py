@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from detectors.base import DetectorParams, DriftDetector
+from detectors.base import DetectorParams, RiverDetector
 from detectors.window_test import PsiScore, WindowTest
 
 
@@ -28,7 +28,7 @@ class PsiParams(DetectorParams):
     threshold: float = Field(default=0.25, gt=0)
 
 
-class Psi(DriftDetector[PsiParams]):
+class Psi(RiverDetector[PsiParams]):
     name = "psi"
 
     def _build(self) -> Any:

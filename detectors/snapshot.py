@@ -1,9 +1,15 @@
 """Snapshot and restore of a whole ModelMonitor, as bytes that cannot run code when loaded.
 
 Layout: MAGIC (4 bytes) | HMAC-SHA256 of the rest (32 bytes) | zlib(JSON MonitorState).
-The signature is checked before anything is parsed; detector internals inside the JSON go through
-a restricted unpickler (detectors/safe_pickle.py). The JSON part also carries each detector's
-statistics, so `driftline status` can show state without rebuilding detectors.
+The signature is checked before anything is parsed. Compiled detectors save their state as
+float64 arrays (little-endian bytes, base64 in the JSON): nothing in them can run code. Only
+KSWIN and the window tests, still Python objects, go through a restricted unpickler
+(detectors/safe_pickle.py). The JSON part also carries each detector's statistics, so
+`driftline status` can show state without rebuilding detectors.
+
+`format` is 2 since the compiled engine. A format-1 snapshot (river objects, pickled) cannot be
+turned into kernel state, so it is refused with its reason; the worker then starts the model
+afresh and raises the `state`/`snapshot` system alert.
 
 A signal whose rule in the current config differs from the one in the snapshot starts afresh:
 the user changed how it is watched, so the old detector state no longer applies.
@@ -16,7 +22,6 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from detectors import safe_pickle
 from detectors.config import ModelPolicy, SignalRule
 from detectors.monitor import Clock, DetectorSlot, DriftRecord, ModelMonitor, RetrainState, SignalMonitor
 from detectors.registry import AnyDetectorParams, build_detector
@@ -35,9 +40,15 @@ class _State(BaseModel):
     model_config = ConfigDict(extra="forbid", ser_json_bytes="base64", val_json_bytes="base64")
 
 
+class _Format(BaseModel):
+    """Only the format number, read first so an old snapshot is refused with a reason."""
+
+    format: int
+
+
 class SlotState(_State):
     params: AnyDetectorParams
-    detector: bytes
+    state: bytes
     statistics: dict[str, float]
     in_warning: bool
     warned_since_drift: bool
@@ -46,6 +57,7 @@ class SlotState(_State):
     warnings: int
     awaiting_calibration: bool
     checkpoint: dict[str, float]
+    checkpoint_index: int
 
 
 class WindowsState(_State):
@@ -76,8 +88,11 @@ class RetrainStateModel(_State):
     requests: int = 0
 
 
+FORMAT: Literal[2] = 2
+
+
 class MonitorState(_State):
-    format: Literal[1] = 1
+    format: Literal[2] = FORMAT
     model_id: str
     model_version: str
     generation: int
@@ -117,7 +132,7 @@ def _signal_state(signal: SignalMonitor) -> SignalState:
         slots=[
             SlotState(
                 params=slot.detector.params,  # type: ignore[arg-type]
-                detector=safe_pickle.dumps(slot.detector.river_detector),
+                state=slot.detector.dump_state(),
                 statistics=slot.detector.statistics(),
                 in_warning=slot.in_warning,
                 warned_since_drift=slot.warned_since_drift,
@@ -125,7 +140,8 @@ def _signal_state(signal: SignalMonitor) -> SignalState:
                 drifts=slot.drifts,
                 warnings=slot.warnings,
                 awaiting_calibration=slot.awaiting_calibration,
-                checkpoint=slot.checkpoint,
+                checkpoint=slot.checkpoint(),
+                checkpoint_index=slot.checkpoint_index,
             )
             for slot in signal.slots
         ],
@@ -167,13 +183,13 @@ def _restore_signal(saved: SignalState, policy: ModelPolicy) -> SignalMonitor:
     for s in saved.slots:
         detector = build_detector(s.params)
         try:
-            detector.restore(safe_pickle.loads(s.detector))
-        except Exception as exc:  # any unpickling failure means an unusable snapshot
+            detector.load_state(s.state)
+        except ValueError as exc:
             raise SnapshotError(f"detector {s.params.type} on {saved.signal} cannot be restored: {exc}") from exc
         slots.append(DetectorSlot(
             detector=detector, in_warning=s.in_warning, warned_since_drift=s.warned_since_drift,
-            quiet_until=s.quiet_until, drifts=s.drifts, warnings=s.warnings,
-            awaiting_calibration=s.awaiting_calibration, checkpoint=s.checkpoint,
+            checkpoint_index=s.checkpoint_index, quiet_until=s.quiet_until, drifts=s.drifts, warnings=s.warnings,
+            awaiting_calibration=s.awaiting_calibration,
         ))
     signal.slots = slots
     if saved.windows is not None:
@@ -202,7 +218,13 @@ def open_snapshot(blob: bytes, key: bytes) -> MonitorState:
         raise SnapshotError("snapshot signature does not match: it was altered, or written with another "
                             "DRIFTLINE_STATE_KEY")
     try:
-        return MonitorState.model_validate_json(zlib.decompress(payload))
+        text = zlib.decompress(payload)
+        found = _Format.model_validate_json(text).format
+        if found != FORMAT:
+            raise SnapshotError(f"snapshot format {found} is not this version's ({FORMAT}); "
+                                + ("format 1 holds pickled river detectors, which the compiled engine cannot "
+                                   "load" if found == 1 else "it was written by a newer driftline"))
+        return MonitorState.model_validate_json(text)
     except (zlib.error, ValidationError) as exc:
         raise SnapshotError(f"snapshot is signed but unreadable by this version: {str(exc)[:300]}") from exc
 

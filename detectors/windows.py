@@ -9,6 +9,7 @@ window, not per value.
 """
 
 import numpy as np
+import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field
 
 from detectors.stats import (
@@ -96,24 +97,37 @@ class SignalWindows:
         return self.reference.full
 
     def add(self, value: float, event_index: int, ts: float) -> WindowStats | None:
-        """Record a value; return the window's statistics when this value closes it."""
+        """Record one value; return the window's statistics when this value closes it."""
+        closed, _ = self.add_many(np.array([value]), np.array([event_index]), np.array([ts]))
+        return closed[0] if closed else None
+
+    def add_many(self, values: FloatArray, indices: npt.NDArray[np.int64], ts: FloatArray
+                 ) -> tuple[list[WindowStats], int | None]:
+        """Record a column (with each value's event index and time); return the windows it closed, and
+        the position of the value that completed the reference window, if this column completed it."""
+        closed: list[WindowStats] = []
+        completed_at = None
+        n, i = values.shape[0], 0
         reference = self.reference
         if reference.length < reference.data.size:
-            reference.data[reference.length] = value
-            reference.length += 1
-            if reference.length == reference.data.size:
+            i = min(n, reference.data.size - reference.length)
+            reference.data[reference.length : reference.length + i] = values[:i]
+            reference.length += i
+            if reference.full:
                 self._freeze_reference()
-            return None
+                completed_at = i - 1
         current = self.current
-        if current.length == 0:
-            self.first_index, self.from_ts = event_index, ts
-        current.data[current.length] = value
-        current.length += 1
-        if current.length < current.data.size:
-            return None
-        stats = self._close(event_index, ts)
-        self.current.length = 0
-        return stats
+        while i < n:
+            if current.length == 0:
+                self.first_index, self.from_ts = int(indices[i]), float(ts[i])
+            take = min(n - i, current.data.size - current.length)
+            current.data[current.length : current.length + take] = values[i : i + take]
+            current.length += take
+            i += take
+            if current.full:
+                closed.append(self._close(int(indices[i - 1]), float(ts[i - 1])))
+                current.length = 0
+        return closed, completed_at
 
     def restore(self, reference: bytes, current: bytes, first_index: int, from_ts: float) -> None:
         """Put back buffers saved by a snapshot (float32 bytes, as `raw()` gives them)."""

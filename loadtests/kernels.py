@@ -21,12 +21,13 @@ from river import drift
 from river.drift import binary
 
 from detectors.adwin import AdwinParams
+from detectors.base import DRIFT, NONE, WARNING
 from detectors.ddm import DdmParams
 from detectors.eddm import EddmParams
 from detectors.hddm_a import HddmAParams
 from detectors.hddm_w import HddmWParams
 from detectors.kernels.adwin import AdwinKernel
-from detectors.kernels.base import DRIFT, NONE, WARNING, Kernel
+from detectors.kernels.base import Kernel
 from detectors.kernels.ddm import DdmKernel
 from detectors.kernels.eddm import EddmKernel
 from detectors.kernels.hddm_a import HddmAKernel

@@ -15,13 +15,16 @@ river's Python wrapper, which starts a fresh window on the update after a drift.
 """
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numba import njit
 
-from detectors.adwin import AdwinParams
-from detectors.kernels.base import Floats, Kernel, flag_of
+from detectors.base import Floats
+from detectors.kernels.base import Kernel, flag_of
+
+if TYPE_CHECKING:
+    from detectors.adwin import AdwinParams  # noqa: F401 (named as a string in the base class)
 
 LEVELS = 64  # buckets of up to 2**63 values: more than any stream
 # header slots
@@ -160,11 +163,15 @@ def _detect_change(state: Any, slots: int, delta: float, clock: int, min_window_
 
 
 @njit(cache=True)
-def _update_many(state: Any, params: Any, fresh: Any, values: Any, flags: Any) -> None:  # pragma: no cover (compiled)
+def _update_many(state: Any, params: Any, fresh: Any, values: Any, flags: Any, checkpoint: Any, due: int,
+                 every: int) -> None:  # pragma: no cover (compiled)
     delta, clock, max_buckets = params[0], int(params[1]), int(params[2])
     min_window_length, grace_period = params[3], params[4]
     slots = max_buckets + 1
     for i in range(values.shape[0]):
+        if i == due:
+            checkpoint[:] = state
+            due += every
         x = values[i]
         if state[_DRIFT] != 0.0:  # river's ADWIN starts a fresh window after a drift
             state[:] = fresh
@@ -185,7 +192,7 @@ def _update_many(state: Any, params: Any, fresh: Any, values: Any, flags: Any) -
         flags[i] = flag_of(state)
 
 
-class AdwinKernel(Kernel[AdwinParams]):
+class AdwinKernel(Kernel["AdwinParams"]):
     name = "adwin"
     compiled = staticmethod(_update_many)
 
@@ -198,8 +205,7 @@ class AdwinKernel(Kernel[AdwinParams]):
         state[_N_LEVELS] = 1.0
         return state
 
-    def statistics(self) -> dict[str, float]:
-        s = self.state
-        width = float(s[_WIDTH])
-        return {"width": width, "mean": float(s[_TOTAL]) / width if width else 0.0, "variance": float(s[_VARIANCE]),
-                "detections": float(s[_DETECTIONS])}
+    def statistics_of(self, state: Floats) -> dict[str, float]:
+        width = float(state[_WIDTH])
+        return {"width": width, "mean": float(state[_TOTAL]) / width if width else 0.0,
+                "variance": float(state[_VARIANCE]), "detections": float(state[_DETECTIONS])}

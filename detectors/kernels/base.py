@@ -9,20 +9,17 @@ random ones). The first call of a kernel compiles it (about a second each); numb
 result next to the module for later processes.
 """
 
-from abc import ABC, abstractmethod
-from dataclasses import dataclass
-from typing import Any, ClassVar, Generic, TypeVar
+from abc import abstractmethod
+from typing import Any, ClassVar
 
 import numpy as np
 import numpy.typing as npt
 from numba import njit
 
-from detectors.base import DetectorParams
+from detectors.base import DRIFT, NONE, WARNING, ColumnResult, DriftDetector, Floats, P, Statistics, finite
 
-NONE, WARNING, DRIFT = 0, 1, 2  # per-value flags
 DRIFT_SLOT, WARNING_SLOT = 0, 1
-
-P = TypeVar("P", bound=DetectorParams)
+KernelResult = ColumnResult
 
 
 @njit(cache=True)
@@ -31,36 +28,31 @@ def flag_of(state: Any) -> int:  # pragma: no cover (compiled)
     if state[DRIFT_SLOT] != 0.0:
         return DRIFT
     return WARNING if state[WARNING_SLOT] != 0.0 else NONE
-Floats = npt.NDArray[np.float64]
 
 
-@dataclass(frozen=True)
-class KernelResult:
-    """What one column did to a detector: a flag per value (NONE, WARNING or DRIFT)."""
+class Kernel(DriftDetector[P]):
+    """A compiled drift detector over columns of float64 values.
 
-    flags: npt.NDArray[np.int8]
-
-    @property
-    def drifts(self) -> npt.NDArray[np.intp]:
-        return np.flatnonzero(self.flags == DRIFT)
-
-    @property
-    def warnings(self) -> npt.NDArray[np.intp]:
-        return np.flatnonzero(self.flags == WARNING)
-
-
-class Kernel(ABC, Generic[P]):
-    """A compiled drift detector over columns of float64 values."""
+    Besides its state, a kernel keeps a checkpoint: a copy of the state taken before every
+    `every`-th value (positions given per call), which alert evidence reports as `before`. The
+    state and checkpoint before the last column are kept too, so the statistics at any value of
+    that column can be recomputed by replaying it up to there: alerts are rare, copies are cheap.
+    """
 
     name: ClassVar[str]
     compiled: ClassVar[Any]
-    """The numba function `(state, params, fresh, values, flags) -> None`; it resets to `fresh` after a drift."""
+    """The numba function `(state, params, fresh, values, flags, checkpoint, due, every) -> None`.
+
+    It resets to `fresh` after a drift, and copies the state into `checkpoint` before the values at
+    `due`, `due + every`, ... (`due` -1: never)."""
 
     def __init__(self, params: P) -> None:
-        self.params = params
+        super().__init__(params)
         self.param_array: Floats = np.asarray(self._param_values(), dtype=np.float64)
         self._fresh: Floats = self.fresh_state()
         self.state: Floats = self._fresh.copy()
+        self.checkpoint: Floats = self._fresh.copy()
+        self._last: tuple[Floats, Floats, Floats, int, int] | None = None
 
     @abstractmethod
     def _param_values(self) -> list[float]:
@@ -70,14 +62,50 @@ class Kernel(ABC, Generic[P]):
     def fresh_state(self) -> Floats:
         """The state of a detector that has seen nothing (also what the kernel resets to)."""
 
-    def update_many(self, values: npt.ArrayLike) -> KernelResult:
+    @abstractmethod
+    def statistics_of(self, state: Floats) -> Statistics:
+        """A few numbers that explain a state (alert evidence, `driftline status`)."""
+
+    def update_many(self, values: npt.ArrayLike, checkpoint_due: int = -1, checkpoint_every: int = 0) -> KernelResult:
         column = np.ascontiguousarray(values, dtype=np.float64)
         flags = np.zeros(column.shape[0], dtype=np.int8)
-        self.compiled(self.state, self.param_array, self._fresh, column, flags)
+        self._last = (self.state.copy(), self.checkpoint.copy(), column, checkpoint_due, checkpoint_every)
+        self.compiled(self.state, self.param_array, self._fresh, column, flags, self.checkpoint, checkpoint_due,
+                      checkpoint_every)
         return KernelResult(flags)
+
+    def statistics(self) -> Statistics:
+        return finite(self.statistics_of(self.state))
+
+    def checkpoint_statistics(self) -> Statistics:
+        return finite(self.statistics_of(self.checkpoint))
+
+    def evidence_at(self, position: int) -> tuple[Statistics, Statistics]:
+        if self._last is None:
+            return self.checkpoint_statistics(), self.statistics()
+        state, checkpoint, column, due, every = self._last
+        state, checkpoint = state.copy(), checkpoint.copy()
+        prefix = column[: position + 1]
+        self.compiled(state, self.param_array, self._fresh, prefix, np.zeros(prefix.shape[0], dtype=np.int8),
+                      checkpoint, due, every)
+        return finite(self.statistics_of(checkpoint)), finite(self.statistics_of(state))
 
     def reset(self) -> None:
         self.state = self._fresh.copy()
+        self.checkpoint = self._fresh.copy()
+        self._last = None
+
+    def dump_state(self) -> bytes:
+        """State then checkpoint, little-endian float64: no pickle, nothing to run when loaded."""
+        return np.concatenate([self.state, self.checkpoint]).astype("<f8").tobytes()
+
+    def load_state(self, data: bytes) -> None:
+        size = self._fresh.size
+        if len(data) != 16 * size:
+            raise ValueError(f"{self.name} state has {len(data) // 8} numbers, expected {2 * size} for these "
+                             "parameters")
+        arrays = np.frombuffer(data, dtype="<f8").astype(np.float64)
+        self.state, self.checkpoint, self._last = arrays[:size].copy(), arrays[size:].copy(), None
 
     @property
     def drift_detected(self) -> bool:

@@ -10,21 +10,28 @@
 """
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numba import njit
 
-from detectors.ddm import DdmParams
-from detectors.kernels.base import Floats, Kernel, flag_of
+from detectors.base import Floats
+from detectors.kernels.base import Kernel, flag_of
+
+if TYPE_CHECKING:
+    from detectors.ddm import DdmParams  # noqa: F401 (named as a string in the base class)
 
 _DRIFT, _WARNING, _N, _P, _P_MIN, _S_MIN, _PS_MIN = range(7)
 
 
 @njit(cache=True)
-def _update_many(state: Any, params: Any, fresh: Any, values: Any, flags: Any) -> None:  # pragma: no cover (compiled)
+def _update_many(state: Any, params: Any, fresh: Any, values: Any, flags: Any, checkpoint: Any, due: int,
+                 every: int) -> None:  # pragma: no cover (compiled)
     warm_start, warning_threshold, drift_threshold = params[0], params[1], params[2]
     for i in range(values.shape[0]):
+        if i == due:
+            checkpoint[:] = state
+            due += every
         x = values[i]
         if state[_DRIFT] != 0.0:
             state[:] = fresh
@@ -48,7 +55,7 @@ def _update_many(state: Any, params: Any, fresh: Any, values: Any, flags: Any) -
         flags[i] = flag_of(state)
 
 
-class DdmKernel(Kernel[DdmParams]):
+class DdmKernel(Kernel["DdmParams"]):
     name = "ddm"
     compiled = staticmethod(_update_many)
 
@@ -59,8 +66,7 @@ class DdmKernel(Kernel[DdmParams]):
     def fresh_state(self) -> Floats:
         return np.array([0.0, 0.0, 0.0, 0.0, np.nan, np.nan, np.inf], dtype=np.float64)
 
-    def statistics(self) -> dict[str, float]:
-        s = self.state
-        found = {"error_rate": float(s[_P]), "n": float(s[_N]), "p_min": float(s[_P_MIN]),
-                 "s_min": float(s[_S_MIN])}
+    def statistics_of(self, state: Floats) -> dict[str, float]:
+        found = {"error_rate": float(state[_P]), "n": float(state[_N]), "p_min": float(state[_P_MIN]),
+                 "s_min": float(state[_S_MIN])}
         return {k: v for k, v in found.items() if math.isfinite(v)}

@@ -9,21 +9,28 @@
 [1278]
 """
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numba import njit
 
-from detectors.eddm import EddmParams
-from detectors.kernels.base import Floats, Kernel, flag_of
+from detectors.base import Floats
+from detectors.kernels.base import Kernel, flag_of
+
+if TYPE_CHECKING:
+    from detectors.eddm import EddmParams  # noqa: F401 (named as a string in the base class)
 
 _DRIFT, _WARNING, _VAR_N, _VAR_MEAN, _VAR_S, _N, _LAST_ERROR, _N_ERRORS, _P2S_MAX = range(9)
 
 
 @njit(cache=True)
-def _update_many(state: Any, params: Any, fresh: Any, values: Any, flags: Any) -> None:  # pragma: no cover (compiled)
+def _update_many(state: Any, params: Any, fresh: Any, values: Any, flags: Any, checkpoint: Any, due: int,
+                 every: int) -> None:  # pragma: no cover (compiled)
     warm_start, alpha, beta = params[0], params[1], params[2]
     for i in range(values.shape[0]):
+        if i == due:
+            checkpoint[:] = state
+            due += every
         x = values[i]
         if state[_DRIFT] != 0.0:
             state[:] = fresh
@@ -54,7 +61,7 @@ def _update_many(state: Any, params: Any, fresh: Any, values: Any, flags: Any) -
         flags[i] = flag_of(state)
 
 
-class EddmKernel(Kernel[EddmParams]):
+class EddmKernel(Kernel["EddmParams"]):
     name = "eddm"
     compiled = staticmethod(_update_many)
 
@@ -67,5 +74,5 @@ class EddmKernel(Kernel[EddmParams]):
         state[_P2S_MAX] = -1.0
         return state
 
-    def statistics(self) -> dict[str, float]:
-        return {"n": float(self.state[_N]), "mean_error_distance": float(self.state[_VAR_MEAN])}
+    def statistics_of(self, state: Floats) -> dict[str, float]:
+        return {"n": float(state[_N]), "mean_error_distance": float(state[_VAR_MEAN])}

@@ -10,13 +10,16 @@
 """
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numba import njit
 
-from detectors.hddm_a import HddmAParams
-from detectors.kernels.base import Floats, Kernel, flag_of
+from detectors.base import Floats
+from detectors.kernels.base import Kernel, flag_of
+
+if TYPE_CHECKING:
+    from detectors.hddm_a import HddmAParams  # noqa: F401 (named as a string in the base class)
 
 # three running means (n, mean): the whole stream z, and the copies of it taken at its minimum and maximum
 _DRIFT, _WARNING, _Z_N, _Z_MEAN, _MIN_N, _MIN_MEAN, _MAX_N, _MAX_MEAN = range(8)
@@ -38,9 +41,13 @@ def _changed(n_from: float, mean_from: float, n_z: float, mean_z: float, confide
 
 
 @njit(cache=True)
-def _update_many(state: Any, params: Any, fresh: Any, values: Any, flags: Any) -> None:  # pragma: no cover (compiled)
+def _update_many(state: Any, params: Any, fresh: Any, values: Any, flags: Any, checkpoint: Any, due: int,
+                 every: int) -> None:  # pragma: no cover (compiled)
     drift_confidence, warning_confidence, two_sided = params[0], params[1], params[2] != 0.0
     for i in range(values.shape[0]):
+        if i == due:
+            checkpoint[:] = state
+            due += every
         x = values[i]
         if state[_DRIFT] != 0.0:
             state[:] = fresh
@@ -72,7 +79,7 @@ def _update_many(state: Any, params: Any, fresh: Any, values: Any, flags: Any) -
         flags[i] = flag_of(state)
 
 
-class HddmAKernel(Kernel[HddmAParams]):
+class HddmAKernel(Kernel["HddmAParams"]):
     name = "hddm_a"
     compiled = staticmethod(_update_many)
 
@@ -83,5 +90,5 @@ class HddmAKernel(Kernel[HddmAParams]):
     def fresh_state(self) -> Floats:
         return np.zeros(8, dtype=np.float64)
 
-    def statistics(self) -> dict[str, float]:
-        return {"mean": float(self.state[_Z_MEAN]), "n": float(self.state[_Z_N])}
+    def statistics_of(self, state: Floats) -> dict[str, float]:
+        return {"mean": float(state[_Z_MEAN]), "n": float(state[_Z_N])}

@@ -10,13 +10,16 @@
 """
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numba import njit
 
-from detectors.hddm_w import HddmWParams
-from detectors.kernels.base import Floats, Kernel, flag_of
+from detectors.base import Floats
+from detectors.kernels.base import Kernel, flag_of
+
+if TYPE_CHECKING:
+    from detectors.hddm_w import HddmWParams  # noqa: F401 (named as a string in the base class)
 
 # Five samples of three slots each (EWMA, initialised flag, bound coefficient), then the two cut points.
 _DRIFT, _WARNING = 0, 1
@@ -63,9 +66,13 @@ def _changed(state: Any, first: int, second: int, confidence: float) -> bool:  #
 
 
 @njit(cache=True)
-def _update_many(state: Any, params: Any, fresh: Any, values: Any, flags: Any) -> None:  # pragma: no cover (compiled)
+def _update_many(state: Any, params: Any, fresh: Any, values: Any, flags: Any, checkpoint: Any, due: int,
+                 every: int) -> None:  # pragma: no cover (compiled)
     drift_confidence, warning_confidence, lambd, two_sided = params[0], params[1], params[2], params[3] != 0.0
     for i in range(values.shape[0]):
+        if i == due:
+            checkpoint[:] = state
+            due += every
         x = values[i]
         if state[_DRIFT] != 0.0:
             state[:] = fresh
@@ -98,7 +105,7 @@ def _update_many(state: Any, params: Any, fresh: Any, values: Any, flags: Any) -
         flags[i] = flag_of(state)
 
 
-class HddmWKernel(Kernel[HddmWParams]):
+class HddmWKernel(Kernel["HddmWParams"]):
     name = "hddm_w"
     compiled = staticmethod(_update_many)
 
@@ -114,5 +121,5 @@ class HddmWKernel(Kernel[HddmWParams]):
         state[_DECR_CUT] = -np.inf
         return state
 
-    def statistics(self) -> dict[str, float]:
-        return {"ewma": float(self.state[_TOTAL + _EWMA])}
+    def statistics_of(self, state: Floats) -> dict[str, float]:
+        return {"ewma": float(state[_TOTAL + _EWMA])}

@@ -9,13 +9,16 @@
 [1006]
 """
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numba import njit
 
-from detectors.kernels.base import Floats, Kernel, flag_of
-from detectors.page_hinkley import PageHinkleyParams
+from detectors.base import Floats
+from detectors.kernels.base import Kernel, flag_of
+
+if TYPE_CHECKING:
+    from detectors.page_hinkley import PageHinkleyParams  # noqa: F401 (named as a string in the base class)
 
 MODES = {"up": 0.0, "down": 1.0, "both": 2.0}
 # state slots
@@ -23,9 +26,13 @@ _DRIFT, _WARNING, _N, _MEAN, _SUM_INC, _SUM_DEC, _MIN_INC, _MAX_DEC = range(8)
 
 
 @njit(cache=True)
-def _update_many(state: Any, params: Any, fresh: Any, values: Any, flags: Any) -> None:  # pragma: no cover (compiled)
+def _update_many(state: Any, params: Any, fresh: Any, values: Any, flags: Any, checkpoint: Any, due: int,
+                 every: int) -> None:  # pragma: no cover (compiled)
     min_instances, delta, threshold, alpha, mode = params[0], params[1], params[2], params[3], params[4]
     for i in range(values.shape[0]):
+        if i == due:
+            checkpoint[:] = state
+            due += every
         x = values[i]
         if state[_DRIFT] != 0.0:
             state[:] = fresh
@@ -51,7 +58,7 @@ def _update_many(state: Any, params: Any, fresh: Any, values: Any, flags: Any) -
         flags[i] = flag_of(state)
 
 
-class PageHinkleyKernel(Kernel[PageHinkleyParams]):
+class PageHinkleyKernel(Kernel["PageHinkleyParams"]):
     name = "page_hinkley"
     compiled = staticmethod(_update_many)
 
@@ -65,7 +72,7 @@ class PageHinkleyKernel(Kernel[PageHinkleyParams]):
         state[_MAX_DEC] = -1.0
         return state
 
-    def statistics(self) -> dict[str, float]:
-        s = self.state
-        return {"mean": float(s[_MEAN]), "n": float(s[_N]), "test_increase": float(s[_SUM_INC] - s[_MIN_INC]),
-                "test_decrease": float(s[_MAX_DEC] - s[_SUM_DEC]), "threshold": self.params.threshold}
+    def statistics_of(self, state: Floats) -> dict[str, float]:
+        return {"mean": float(state[_MEAN]), "n": float(state[_N]),
+                "test_increase": float(state[_SUM_INC] - state[_MIN_INC]),
+                "test_decrease": float(state[_MAX_DEC] - state[_SUM_DEC]), "threshold": self.params.threshold}

@@ -1,15 +1,19 @@
 """Snapshots: restoring mid-stream changes nothing; tampered or foreign snapshots are refused."""
 
+import hashlib
+import hmac
 import pickle
+import zlib
 
 import numpy as np
 import pytest
 
 from detectors.config import ModelPolicy, MonitoringConfig, SignalRule
 from detectors.ddm import DdmParams
+from detectors.kswin import KswinParams
 from detectors.monitor import ModelMonitor
 from detectors.safe_pickle import UnsafeSnapshotError
-from detectors.snapshot import SnapshotError, decode_snapshot, encode_snapshot, open_snapshot, seal
+from detectors.snapshot import MAGIC, SnapshotError, decode_snapshot, encode_snapshot, open_snapshot, seal
 from schemas import DriftAlert, PredictionEvent
 
 KEY = b"test-key"
@@ -87,15 +91,41 @@ def test_a_signed_snapshot_still_cannot_run_code() -> None:
 
             return (os.system, ("echo owned",))
 
-    monitor = ModelMonitor("m", ModelPolicy(signals={"error": SignalRule(detectors=[DdmParams()])}))
+    # KSWIN is still a Python object, saved with the restricted pickle: the allow-list refuses os.system
+    monitor = ModelMonitor("m", ModelPolicy(signals={"prediction": SignalRule(detectors=[KswinParams()])}))
     monitor.observe(w1_events(1)[0])
     state = open_snapshot(encode_snapshot(monitor, KEY), KEY)
-    evil_slot = state.signals[0].slots[0].model_copy(update={"detector": pickle.dumps(Exploit())})
+    evil_slot = state.signals[0].slots[0].model_copy(update={"state": pickle.dumps(Exploit())})
     evil_signal = state.signals[0].model_copy(update={"slots": [evil_slot]})
     evil = seal(state.model_copy(update={"signals": [evil_signal]}), KEY)
     with pytest.raises(SnapshotError) as caught:
         decode_snapshot(evil, KEY, monitor.policy)
-    assert isinstance(caught.value.__cause__, UnsafeSnapshotError)
+    assert isinstance(caught.value.__cause__.__cause__, UnsafeSnapshotError)
+
+
+def test_compiled_detector_state_is_numbers_only() -> None:
+    """A kernel's state is float64 bytes; a pickle in its place is refused by size, never unpickled."""
+    monitor = ModelMonitor("m", ModelPolicy(signals={"error": SignalRule(detectors=[DdmParams()])}))
+    monitor.observe(w1_events(1)[0])
+    state = open_snapshot(encode_snapshot(monitor, KEY), KEY)
+    saved = state.signals[0].slots[0].state
+    assert len(saved) % 8 == 0
+    evil_slot = state.signals[0].slots[0].model_copy(update={"state": pickle.dumps({"x": 1})})
+    evil = seal(state.model_copy(update={"signals": [state.signals[0].model_copy(update={"slots": [evil_slot]})]}),
+                KEY)
+    with pytest.raises(SnapshotError, match="ddm state has"):
+        decode_snapshot(evil, KEY, monitor.policy)
+
+
+def test_a_format_1_snapshot_is_refused_with_its_reason() -> None:
+    """Format 1 held pickled river detectors; the compiled engine cannot load them and says so."""
+    monitor = ModelMonitor("m", MonitoringConfig().defaults)
+    monitor.observe(w1_events(1)[0])
+    text = open_snapshot(encode_snapshot(monitor, KEY), KEY).model_dump_json().replace('"format":2', '"format":1')
+    payload = zlib.compress(text.encode())
+    old = MAGIC + hmac.new(KEY, payload, hashlib.sha256).digest() + payload
+    with pytest.raises(SnapshotError, match="format 1 holds pickled river detectors"):
+        decode_snapshot(old, KEY, monitor.policy)
 
 
 def test_a_signal_whose_rule_changed_starts_afresh_after_restore() -> None:
