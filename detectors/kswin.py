@@ -18,7 +18,6 @@ live pipeline and the backtest raise the same alerts.
 from typing import Any, Literal
 
 from pydantic import Field, model_validator
-from river import drift
 
 from detectors.base import DetectorParams, RiverDetector
 
@@ -41,6 +40,8 @@ class Kswin(RiverDetector[KswinParams]):
     name = "kswin"
 
     def _build(self) -> Any:
+        from river import drift  # river's KSWIN pulls in scipy.stats (0.6 s): paid only by those who use it
+
         p = self.params
         return drift.KSWIN(alpha=p.alpha, window_size=p.window_size, stat_size=p.stat_size, seed=p.seed)
 

@@ -2,6 +2,9 @@
 
 import csv
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pyarrow as pa
@@ -102,3 +105,15 @@ def test_concept_drift_in_a_river_synth_stream_is_found_within_the_stated_delay(
     assert POSITION <= drifts[0].event_index < POSITION + MAX_DELAY
     assert not any(a.signal.startswith("feature:") for a in drifts), "SEA's features never change"
     assert result.retrain_requests and result.retrain_requests[0].reasons == [drifts[0].alert_id]
+
+
+def test_the_first_run_says_it_is_compiling_and_later_runs_load_the_kernels(tmp_path: Path) -> None:
+    """numba compiles a kernel on first use (seconds); a backtest's first run says so, later ones are quiet."""
+    events = write_jsonl(tmp_path / "events.jsonl")
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "numba-cache")}
+    command = [sys.executable, "-m", "driftline.cli", "backtest", str(events), "--out", str(tmp_path / "alerts.jsonl")]
+    first = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300, check=True)
+    assert "compiling 3 detector kernels (first run only" in first.stderr
+    second = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300, check=True)
+    assert "compiling" not in second.stderr
+    assert second.stdout == first.stdout and "alerts written to" in second.stdout
