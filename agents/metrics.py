@@ -35,7 +35,8 @@ class WorkerMetrics:
         self.snapshot_resets = Counter("driftline_snapshot_resets", "Saved detector states refused and reset",
                                        ["model"], registry=r)
         self.detector_update_seconds = Histogram(
-            "driftline_detector_update_seconds", "Time to run one event through its model's detectors",
+            "driftline_detector_update_seconds",
+            "Time to run one model's events of a batch through its detectors, as columns (one per model per batch)",
             buckets=UPDATE_BUCKETS, registry=r)
         self.batch_seconds = Histogram("driftline_batch_seconds", "Time to handle one batch, Redis and Kafka included",
                                        buckets=BATCH_BUCKETS, registry=r)

@@ -410,11 +410,19 @@ def _alert_order(alert: DriftAlert) -> tuple[int, int, str]:
 
 def _feature_columns(rows: list[dict[str, FeatureValue]]
                      ) -> dict[str, tuple[npt.NDArray[np.intp], npt.NDArray[np.float64]]]:
-    """Each feature's numeric values and the rows they came from (categories and missing values left out)."""
-    names = rows[0].keys()
-    if any(row.keys() != names for row in rows):
-        names = dict.fromkeys(itertools.chain.from_iterable(rows)).keys()
-    return {name: _numeric_column([row.get(name) for row in rows]) for name in names}
+    """Each feature's numeric values and the rows they came from (categories and missing values left out).
+
+    The common case, every row with the same features in the same order and all of them numbers,
+    becomes one matrix in three passes at C speed; anything else goes feature by feature."""
+    names = tuple(rows[0])
+    if all(tuple(row) == names for row in rows):
+        matrix = [tuple(row.values()) for row in rows]
+        if set(map(type, itertools.chain.from_iterable(matrix))) == {float}:
+            columns = np.array(matrix, dtype=np.float64).T
+            everywhere = np.arange(len(rows))
+            return {name: (everywhere, columns[j]) for j, name in enumerate(names)}
+    union = dict.fromkeys(itertools.chain.from_iterable(rows))
+    return {name: _numeric_column([row.get(name) for row in rows]) for name in union}
 
 
 def _numeric_column(raw: Sequence[object]) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.float64]]:

@@ -88,6 +88,7 @@ class SignalWindows:
         self.reference = _Buffer(config.reference_size)
         self.current = _Buffer(config.size)
         self.edges: FloatArray = np.empty(0)
+        self.sorted_reference: FloatArray = np.empty(0)
         self.reference_counts = np.zeros(1, dtype=np.int64)
         self.first_index = -1
         self.from_ts = 0.0
@@ -139,13 +140,14 @@ class SignalWindows:
 
     def _freeze_reference(self) -> None:
         reference = self.reference.values()
+        self.sorted_reference = np.sort(reference)
         self.edges = quantile_edges(reference, self.config.bins)
         self.reference_counts = histogram(reference, self.edges)
 
     def _close(self, last_index: int, to_ts: float) -> WindowStats:
         values = self.current.values()
         counts = histogram(values, self.edges)
-        d, p_value = ks_two_sample(self.reference.values(), values)
+        d, p_value = ks_two_sample(self.sorted_reference, values, reference_sorted=True)
         return WindowStats(
             signal=self.signal,
             first_index=self.first_index,
