@@ -163,8 +163,9 @@ class SignalMonitor:
         """Turn a column's flags into alerts: drifts, and the first value of each warning episode."""
         n = flags.shape[0]
         checkpoint_before = slot.checkpoint_index
-        if due < n:
-            slot.checkpoint_index = int(indices[due + (n - 1 - due) // CHECKPOINT_EVERY * CHECKPOINT_EVERY])
+        last = _last_checkpoint(due, n - 1)
+        if last is not None:
+            slot.checkpoint_index = int(indices[last])
         previous = np.empty(n, dtype=np.int8)
         previous[0] = WARNING if slot.in_warning else NONE
         previous[1:] = flags[:-1]
@@ -201,8 +202,8 @@ class SignalMonitor:
                indices: npt.NDArray[np.int64], positions: npt.NDArray[np.intp], run: EventRun) -> DriftAlert:
         name = slot.detector.name
         before, after = slot.detector.evidence_at(i)
-        checkpoint_index = checkpoint_before if i < due else int(indices[due + (i - due) // CHECKPOINT_EVERY
-                                                                         * CHECKPOINT_EVERY])
+        last = _last_checkpoint(due, i)
+        checkpoint_index = checkpoint_before if last is None else int(indices[last])
         position = int(positions[i])
         event_index = int(indices[i])
         version = run.versions[position]
@@ -220,6 +221,13 @@ class SignalMonitor:
             evidence=Evidence(before={**before, "event_index": float(checkpoint_index)}, after=after),
             detected_at=0.0,
         )
+
+
+def _last_checkpoint(due: int, position: int) -> int | None:
+    """The last checkpoint at or before `position` of a column whose first one is at `due`, if any."""
+    if position < due:
+        return None
+    return due + (position - due) // CHECKPOINT_EVERY * CHECKPOINT_EVERY
 
 
 @dataclass
