@@ -219,14 +219,23 @@ def open_snapshot(blob: bytes, key: bytes) -> MonitorState:
                             "DRIFTLINE_STATE_KEY")
     try:
         text = zlib.decompress(payload)
-        found = _Format.model_validate_json(text).format
-        if found != FORMAT:
-            raise SnapshotError(f"snapshot format {found} is not this version's ({FORMAT}); "
-                                + ("format 1 holds pickled river detectors, which the compiled engine cannot "
-                                   "load" if found == 1 else "it was written by a newer driftline"))
         return MonitorState.model_validate_json(text)
     except (zlib.error, ValidationError) as exc:
-        raise SnapshotError(f"snapshot is signed but unreadable by this version: {str(exc)[:300]}") from exc
+        reason = f"snapshot is signed but unreadable by this version: {str(exc)[:300]}"
+        found = _format_of(text) if isinstance(exc, ValidationError) else None
+        if found is not None and found != FORMAT:
+            reason = f"snapshot format {found} is not this version's ({FORMAT}); " + (
+                "format 1 holds pickled river detectors, which the compiled engine cannot load" if found == 1
+                else "it was written by a newer driftline")
+        raise SnapshotError(reason) from exc
+
+
+def _format_of(text: bytes) -> int | None:
+    """The format number of a snapshot that did not parse, to say why (read only then: loads parse once)."""
+    try:
+        return _Format.model_validate_json(text).format
+    except ValidationError:
+        return None
 
 
 def decode_snapshot(blob: bytes, key: bytes, policy: ModelPolicy, *, clock: Clock | None = None) -> ModelMonitor:
