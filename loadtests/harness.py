@@ -256,10 +256,12 @@ class Bench:
             policy = ModelPolicy(signals={"feature:*": SignalRule.model_validate({"detectors": [{"type": "adwin"}]})},
                                  windows=windows)
             monitor = ModelMonitor("m", policy)
-            values = np.random.default_rng(1).normal(size=events)
-            for i, value in enumerate(values):
-                monitor.observe(FeatureEvent.model_construct(model_id="m", model_version="1", event_id=f"e{i}",
-                                                             ts=float(i), features={"x": float(value)}))
+            values = np.random.default_rng(1).normal(size=events).tolist()
+            chunk = 10_000  # any cut gives the same state (tests/unit/test_columns.py); one event a call is slow
+            for start in range(0, events, chunk):
+                monitor.observe_many([FeatureEvent.model_construct(model_id="m", model_version="1", event_id=f"e{i}",
+                                                                   ts=float(i), features={"x": values[i]})
+                                      for i in range(start, min(start + chunk, events))])
             sizes[label] = len(encode_snapshot(monitor, b"k"))
         return {"events": events, "snapshot_bytes": sizes}
 
