@@ -14,6 +14,7 @@ import numpy as np
 from detectors.base import DetectorParams
 from detectors.config import MonitoringConfig
 from detectors.kernels.base import Kernel
+from detectors.kernels.window import close_window
 from detectors.registry import build_detector
 
 
@@ -29,11 +30,11 @@ def _kernels(params: Iterable[DetectorParams]) -> list[Kernel[Any]]:
     return [d for d in (build_detector(p) for p in by_type.values()) if isinstance(d, Kernel)]
 
 
-def cached(kernels: Iterable[Kernel[Any]]) -> bool:
-    """Whether numba's cache already holds these kernels (their index files exist)."""
-    for kernel in kernels:
+def cached(compiled: Iterable[Any]) -> bool:
+    """Whether numba's cache already holds these compiled functions (their index files exist)."""
+    for function in compiled:
         try:
-            index = Path(kernel.compiled._cache._cache_file._index_path)
+            index = Path(function._cache._cache_file._index_path)
         except AttributeError:  # another numba layout: assume nothing is cached
             return False
         if not index.exists():
@@ -44,8 +45,13 @@ def cached(kernels: Iterable[Kernel[Any]]) -> bool:
 def warm_up(config: MonitoringConfig, say: Callable[[str], None] | None = None) -> None:
     """Run each kernel the config uses once; `say` hears a line first when they must be compiled."""
     kernels = _kernels(configured(config))
-    if say is not None and not cached(kernels):
-        say(f"compiling {len(kernels)} detector kernels (first run only, about 3 s each; later runs load them "
-            "from numba's cache)")
+    windows = config.defaults.windows.enabled or any(
+        m.windows is not None and m.windows.enabled for m in config.models.values())
+    compiled = [kernel.compiled for kernel in kernels] + ([close_window] if windows else [])
+    if say is not None and not cached(compiled):
+        say(f"compiling {len(compiled)} kernels, detectors and window statistics (first run only, about 3 s "
+            "each; later runs load them from numba's cache)")
     for kernel in kernels:
         kernel.update_many(np.zeros(1))
+    if windows:
+        close_window(np.zeros(2), np.zeros(1), np.ones(2, dtype=np.int64), np.zeros(2, dtype=np.float32))

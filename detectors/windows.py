@@ -12,13 +12,8 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field
 
-from detectors.stats import (
-    FloatArray,
-    histogram,
-    ks_two_sample,
-    population_stability_index,
-    quantile_edges,
-)
+from detectors.kernels.window import close_window
+from detectors.stats import FloatArray, histogram, quantile_edges
 
 
 class WindowConfig(BaseModel):
@@ -145,23 +140,23 @@ class SignalWindows:
         self.reference_counts = histogram(reference, self.edges)
 
     def _close(self, last_index: int, to_ts: float) -> WindowStats:
-        values = self.current.values()
-        counts = histogram(values, self.edges)
-        d, p_value = ks_two_sample(self.sorted_reference, values, reference_sorted=True)
-        return WindowStats(
+        window = self.current.data[: self.current.length]
+        mean, variance, counts, psi, d, p_value = close_window(
+            self.sorted_reference, self.edges, self.reference_counts, window)
+        return WindowStats.model_construct(  # every field built here, of its declared type
             signal=self.signal,
             first_index=self.first_index,
             last_index=last_index,
             from_ts=self.from_ts,
             to_ts=to_ts,
-            count=int(values.size),
-            mean=float(values.mean()),
-            variance=float(values.var(ddof=1)) if values.size > 1 else 0.0,
-            bin_edges=[float(e) for e in self.edges],
-            histogram=[int(c) for c in counts],
-            psi=population_stability_index(self.reference_counts, counts),
-            ks_statistic=d,
-            ks_p_value=p_value,
+            count=int(window.size),
+            mean=float(mean),
+            variance=float(variance),
+            bin_edges=self.edges.tolist(),
+            histogram=counts.tolist(),
+            psi=float(psi),
+            ks_statistic=float(d),
+            ks_p_value=float(p_value),
         )
 
     def reference_mean_std(self) -> tuple[float, float]:

@@ -113,7 +113,7 @@ def test_the_first_run_says_it_is_compiling_and_later_runs_load_the_kernels(tmp_
     env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "numba-cache")}
     command = [sys.executable, "-m", "driftline.cli", "backtest", str(events), "--out", str(tmp_path / "alerts.jsonl")]
     first = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300, check=True)
-    assert "compiling 3 detector kernels (first run only" in first.stderr
+    assert "compiling 4 kernels, detectors and window statistics (first run only" in first.stderr
     second = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300, check=True)
     assert "compiling" not in second.stderr
     assert second.stdout == first.stdout and "alerts written to" in second.stdout

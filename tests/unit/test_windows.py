@@ -43,3 +43,28 @@ def test_tumbling_windows_close_every_size_values_after_the_reference() -> None:
     assert all(sum(s.histogram) == 50 and len(s.histogram) == 5 for s in closed)
     assert closed[0].mean == pytest.approx(values[100:150].mean())
     assert closed[0].variance == pytest.approx(values[100:150].var(ddof=1))
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_the_compiled_window_close_agrees_with_the_numpy_statistics(seed: int) -> None:
+    """close_window is the fast path of stats.py's functions: same bins, same D, same PSI and p-value
+    up to rounding (it sums in another order), on ties and outliers as well as smooth data."""
+    from detectors.kernels.window import close_window
+    from detectors.kernels.window import kolmogorov_survival as compiled_survival
+
+    rng = np.random.default_rng(seed)
+    reference = np.round(rng.standard_t(3, size=400), seed % 3)  # seeds 0, 3: integers, many ties
+    window = np.round(rng.standard_t(3, size=200) + 0.3 * seed, seed % 3).astype(np.float32)
+    edges = quantile_edges(reference, 8)
+    ref_counts = histogram(reference, edges)
+    mean, variance, counts, psi, d, p = close_window(np.sort(reference), edges, ref_counts, window)
+    current = window.astype(np.float64)
+    expected_d, expected_p = ks_two_sample(reference, current)
+    assert counts.tolist() == histogram(current, edges).tolist()
+    assert d == expected_d
+    assert p == pytest.approx(expected_p, rel=1e-9, abs=1e-15)
+    assert psi == pytest.approx(population_stability_index(ref_counts, histogram(current, edges)), rel=1e-12)
+    assert mean == pytest.approx(current.mean(), rel=1e-12)
+    assert variance == pytest.approx(current.var(ddof=1), rel=1e-12)
+    for x in (0.1, 0.5, 1.0, 1.358, 2.5):
+        assert compiled_survival(x) == pytest.approx(kolmogorov_survival(x), rel=1e-12, abs=1e-300)
