@@ -9,6 +9,7 @@ it, and an alert on the error signal carries the index of the prediction that wa
 import fnmatch
 import hashlib
 import itertools
+import operator
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -36,7 +37,7 @@ from schemas.events import (
     RetrainRequest,
     Severity,
 )
-from schemas.types import FeatureValue
+from schemas.types import FeatureValue, Target
 
 Clock = Callable[[], float]
 CALIBRATED_TYPES = frozenset({"adwin", "page_hinkley"})
@@ -308,22 +309,24 @@ class ModelMonitor:
         if monitor is not None:
             at = np.fromiter((predictions[p][0] for p in positions.tolist()), dtype=np.intp, count=positions.shape[0])
             monitor.update(values, at, run, out)
-        errors: list[tuple[int, float]] = []
-        for k, event in predictions:
-            label = event.label
-            if label is None and early_label is not None:
-                early = early_label(event.event_id)
-                label = None if early is None else early.label
-            if label is not None:
-                errors.append((k, float(error_bit(event.prediction, label, self.policy.error_threshold))))
-            else:
-                out.pending.append(PendingPrediction.model_construct(
-                    event_id=event.event_id, model_version=event.model_version, event_index=int(run.indices[k]),
-                    generation=self.generation, ts=event.ts, prediction=event.prediction))
-        error_monitor = self._signal(ERROR)
-        if errors and error_monitor is not None:
-            error_monitor.update(np.array([bit for _, bit in errors], dtype=np.float64),
-                                 np.array([k for k, _ in errors], dtype=np.intp), run, out)
+        labels = [e.label for _, e in predictions]
+        if early_label is not None:
+            for p, label in enumerate(labels):
+                if label is None:
+                    early = early_label(predictions[p][1].event_id)
+                    labels[p] = None if early is None else early.label
+        labelled = [p for p, label in enumerate(labels) if label is not None]
+        for p in (p for p, label in enumerate(labels) if label is None):
+            k, event = predictions[p]
+            out.pending.append(PendingPrediction.model_construct(
+                event_id=event.event_id, model_version=event.model_version, event_index=int(run.indices[k]),
+                generation=self.generation, ts=event.ts, prediction=event.prediction))
+        error_monitor = self._signal(ERROR) if labelled else None
+        if error_monitor is not None:
+            bits = _error_bits([predictions[p][1].prediction for p in labelled], [labels[p] for p in labelled],
+                               self.policy.error_threshold)
+            at = np.fromiter((predictions[p][0] for p in labelled), dtype=np.intp, count=len(labelled))
+            error_monitor.update(bits, at, run, out)
 
     def observe_label(self, label: LabelEvent, pending: PendingPrediction) -> MonitorOutput:
         """Feed the error bit of a joined prediction; the alert points at the prediction's event_index."""
@@ -420,15 +423,25 @@ def _feature_columns(rows: list[dict[str, FeatureValue]]
                      ) -> dict[str, tuple[npt.NDArray[np.intp], npt.NDArray[np.float64]]]:
     """Each feature's numeric values and the rows they came from (categories and missing values left out).
 
-    The common case, every row with the same features in the same order and all of them numbers,
-    becomes one matrix in three passes at C speed; anything else goes feature by feature."""
+    The common case, every row with the same feature names, is read into one matrix by an itemgetter
+    at C speed; when numpy finds nothing but floats in it the columns are ready. Rows with other
+    names go feature by feature."""
     names = tuple(rows[0])
-    if all(tuple(row) == names for row in rows):
-        matrix = [tuple(row.values()) for row in rows]
-        if set(map(type, itertools.chain.from_iterable(matrix))) == {float}:
-            columns = np.array(matrix, dtype=np.float64).T
-            everywhere = np.arange(len(rows))
-            return {name: (everywhere, columns[j]) for j, name in enumerate(names)}
+    width, n = len(names), len(rows)
+    if width and all(len(row) == width for row in rows):
+        pick = operator.itemgetter(*names)
+        try:
+            table = list(map(pick, rows))
+        except KeyError:  # the same number of features, not the same names
+            table = []
+        if table:
+            matrix = np.array(table)
+            if matrix.dtype == np.float64:
+                columns = matrix.reshape(n, width).T
+                everywhere = np.arange(n)
+                return {name: (everywhere, columns[j]) for j, name in enumerate(names)}
+            objects = np.array(table, dtype=object).reshape(n, width).T
+            return {name: _numeric_column(objects[j].tolist()) for j, name in enumerate(names)}
     union = dict.fromkeys(itertools.chain.from_iterable(rows))
     return {name: _numeric_column([row.get(name) for row in rows]) for name in union}
 
@@ -440,6 +453,17 @@ def _numeric_column(raw: Sequence[object]) -> tuple[npt.NDArray[np.intp], npt.ND
     found = [(i, number) for i, value in enumerate(raw) if (number := numeric(value)) is not None]
     return (np.array([i for i, _ in found], dtype=np.intp),
             np.array([number for _, number in found], dtype=np.float64))
+
+
+def _error_bits(predictions: list[Target], labels: list[Target | None], threshold: float | None
+                ) -> npt.NDArray[np.float64]:
+    """`error_bit` of each labelled prediction; numbers on both sides are compared in one numpy pass."""
+    if set(map(type, predictions)) == {float} and set(map(type, labels)) == {float}:
+        p, y = np.array(predictions, dtype=np.float64), np.array(labels, dtype=np.float64)
+        wrong = p != y if threshold is None else np.abs(p - y) > threshold
+        return wrong.astype(np.float64)
+    return np.array([error_bit(p, y, threshold) for p, y in zip(predictions, labels, strict=True)
+                     if y is not None], dtype=np.float64)
 
 
 def _matches(signal: str, pattern: str) -> bool:
