@@ -109,12 +109,11 @@ def _delete_element(state: Any, slots: int) -> None:  # pragma: no cover (compil
 
 
 @njit(cache=True)
-def _evaluate_cut(state: Any, n0: float, n1: float, delta_mean: float, delta: float,
+def _evaluate_cut(n0: float, n1: float, delta_mean: float, variance_per_width: float, delta_prime: float,
                   min_window_length: float) -> bool:  # pragma: no cover (compiled)
-    width = state[_WIDTH]
-    delta_prime = math.log(2.0 * math.log(width) / delta)
+    """river's `evaluate_cut`, given the two terms that depend only on the window (same operations)."""
     m_recip = 1.0 / (n0 - min_window_length + 1.0) + 1.0 / (n1 - min_window_length + 1.0)
-    epsilon = math.sqrt(2.0 * m_recip * (state[_VARIANCE] / width) * delta_prime) + 2.0 / 3.0 * delta_prime * m_recip
+    epsilon = math.sqrt(2.0 * m_recip * variance_per_width * delta_prime) + 2.0 / 3.0 * delta_prime * m_recip
     return bool(abs(delta_mean) > epsilon)
 
 
@@ -133,6 +132,11 @@ def _detect_change(state: Any, slots: int, delta: float, clock: int, min_window_
             u0 = 0.0
             u1 = state[_TOTAL]
             deleted = False
+            # river computes these per candidate cut; they change only when a bucket is deleted, which
+            # ends this pass, so one evaluation per pass gives the same bits for far fewer logarithms
+            width = state[_WIDTH]
+            delta_prime = math.log(2.0 * math.log(width) / delta)
+            variance_per_width = state[_VARIANCE] / width
             for level in range(int(state[_N_LEVELS]) - 1, -1, -1):
                 if exit_flag or deleted:
                     break
@@ -149,7 +153,7 @@ def _detect_change(state: Any, slots: int, delta: float, clock: int, min_window_
                         break
                     delta_mean = (u0 / n0) - (u1 / n1)
                     if n1 >= min_window_length and n0 >= min_window_length and _evaluate_cut(
-                            state, n0, n1, delta_mean, delta, min_window_length):
+                            n0, n1, delta_mean, variance_per_width, delta_prime, min_window_length):
                         reduce_width = True
                         change_detected = True
                         if state[_WIDTH] > 0.0:
