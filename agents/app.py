@@ -23,6 +23,7 @@ from agents.published import KafkaPublishedLog
 from agents.store import StateStore, redis_client
 from detectors.config import MonitoringConfig
 from detectors.warmup import warm_up
+from driftline.gc_tuning import tune_for_batches
 from driftline.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -103,6 +104,7 @@ def app_id_for(settings: Settings) -> str:
 
 def create_app(settings: Settings, config: MonitoringConfig) -> faust.App:
     warm_up(config, log.warning)  # compile the kernels before the first batch, not during it
+    tune_for_batches()
     app_id = app_id_for(settings)
     data_dir = settings.worker_data_dir or Path(tempfile.gettempdir()) / "driftline" / app_id
     data_dir.mkdir(parents=True, exist_ok=True)

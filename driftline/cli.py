@@ -104,10 +104,12 @@ def cmd_backtest(args: argparse.Namespace, settings: Settings) -> int:
     from detectors.config import ConfigError, load_config
     from detectors.warmup import warm_up
     from driftline.backtest import backtest_file, summary_table
+    from driftline.gc_tuning import tune_for_batches
 
     try:
         config = load_config(settings.config)
         warm_up(config, lambda line: print(f"driftline backtest: {line}", file=sys.stderr, flush=True))
+        tune_for_batches()
         result = backtest_file(args.file, config, label_ttl_seconds=settings.label_ttl_seconds)
     except (ConfigError, ValueError, OSError) as exc:
         print(f"driftline backtest: {exc}", file=sys.stderr)

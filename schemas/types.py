@@ -1,9 +1,10 @@
 """Constrained field types shared by every event."""
 
+import math
 from datetime import datetime
 from typing import Annotated, TypeVar
 
-from pydantic import AfterValidator, BeforeValidator, Field, StrictFloat, StringConstraints
+from pydantic import BeforeValidator, Field, StrictFloat, StringConstraints
 
 from schemas.limits import MAX_EPOCH_SECONDS, MAX_ID_CHARS, MAX_STRING_VALUE_CHARS, MIN_EPOCH_SECONDS
 
@@ -50,16 +51,18 @@ def _parse_timestamp(value: object) -> object:
     raise ValueError("timestamp must be RFC 3339 text or epoch seconds")
 
 
-def _check_timestamp_range(value: float) -> float:
-    if not MIN_EPOCH_SECONDS <= value <= MAX_EPOCH_SECONDS:
-        raise ValueError(f"timestamp {value} is outside 1970..2200 (epoch seconds expected, not milliseconds)")
-    return value
+def _epoch_seconds(value: object) -> object:
+    """`_parse_timestamp`, then the range check: one Python call per event, where two cost a tenth of
+    decoding a 10-feature event. Non-finite numbers pass through for the float validator to refuse."""
+    seconds = _parse_timestamp(value)
+    if isinstance(seconds, float) and math.isfinite(seconds) and not MIN_EPOCH_SECONDS <= seconds <= MAX_EPOCH_SECONDS:
+        raise ValueError(f"timestamp {seconds} is outside 1970..2200 (epoch seconds expected, not milliseconds)")
+    return seconds
 
 
 Timestamp = Annotated[
     float,
-    BeforeValidator(_parse_timestamp),
-    AfterValidator(_check_timestamp_range),
+    BeforeValidator(_epoch_seconds),
     Field(description="Epoch seconds (UTC); RFC 3339 text is accepted on input."),
 ]
 
