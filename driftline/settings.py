@@ -37,9 +37,9 @@ class Settings(BaseSettings):
         default=10.0, ge=1.0, le=300.0,
         description="consumer group session timeout; Tansu admits a member after about half of it")
     worker_batch_messages: int = Field(default=500, ge=1, description="Kafka messages the worker handles at once")
-    worker_batch_seconds: float = Field(default=0.05, gt=0, description="longest wait to fill a batch")
+    worker_batch_seconds: float = Field(default=0.02, gt=0, description="longest wait to fill a batch")
     worker_fetch_max_wait_seconds: float = Field(
-        default=0.05, gt=0, le=5, description="longest a fetch waits at the broker for data (Faust fixes 1.5 s)")
+        default=0.02, gt=0, le=5, description="longest a fetch waits at the broker for data (Faust fixes 1.5 s)")
     web_host: str = Field(default="127.0.0.1", description="bind address of the worker's HTTP endpoint")
     web_port: int = Field(default=6066, ge=0, le=65_535,
                           description="worker HTTP port (/metrics, /health, /ready; 0 disables)")
