@@ -423,9 +423,9 @@ def _feature_columns(rows: list[dict[str, FeatureValue]]
                      ) -> dict[str, tuple[npt.NDArray[np.intp], npt.NDArray[np.float64]]]:
     """Each feature's numeric values and the rows they came from (categories and missing values left out).
 
-    The common case, every row with the same feature names, is read into one matrix by an itemgetter
-    at C speed; when numpy finds nothing but floats in it the columns are ready. Rows with other
-    names go feature by feature."""
+    The common case, every row with the same feature names, is read into one table by an itemgetter
+    at C speed; when numpy finds nothing but floats in it the columns are ready, else the table is cut
+    into columns of objects. Rows with other names go feature by feature."""
     names = tuple(rows[0])
     width, n = len(names), len(rows)
     if width and all(len(row) == width for row in rows):
@@ -435,11 +435,13 @@ def _feature_columns(rows: list[dict[str, FeatureValue]]
         except KeyError:  # the same number of features, not the same names
             table = []
         if table:
-            matrix = np.array(table)
-            if matrix.dtype == np.float64:
-                columns = matrix.reshape(n, width).T
-                everywhere = np.arange(n)
-                return {name: (everywhere, columns[j]) for j, name in enumerate(names)}
+            if all(type(value) is float for value in rows[0].values()):
+                matrix = np.array(table)  # numpy's inference: float64 only when every value is a float
+                if matrix.dtype == np.float64:
+                    columns = matrix.reshape(n, width).T
+                    everywhere = np.arange(n)
+                    return {name: (everywhere, columns[j]) for j, name in enumerate(names)}
+            # categories among the numbers: inference would format every float as text, so go by column
             objects = np.array(table, dtype=object).reshape(n, width).T
             return {name: _numeric_column(objects[j].tolist()) for j, name in enumerate(names)}
     union = dict.fromkeys(itertools.chain.from_iterable(rows))

@@ -1,6 +1,7 @@
 """Baseline (c): the Faust agent a newcomer would write. One event per Kafka message, river
-detectors held in a dict in memory (no persistence, no batching, no dead letters), the same 12
-detector updates per event as W1 under driftline's defaults.
+detectors held in a dict in memory (no persistence, no batching, no dead letters), the same
+detector updates per event as driftline's defaults (ADWIN per numeric feature, Page-Hinkley on the
+prediction, DDM on the error; categories are skipped, as the defaults do).
 
 Run as `python -m loadtests.naive_faust` with NAIVE_BROKER, NAIVE_TOPIC, NAIVE_EXPECT (events to
 time), NAIVE_REDIS_URL and NAIVE_RESULT_KEY in the environment. Timing is taken inside the agent,
@@ -34,8 +35,9 @@ models: dict[str, dict[str, Any]] = {}
 progress = {"count": 0, "first": 0.0, "alerts": 0}
 
 
-def detectors_for(features: dict[str, float]) -> dict[str, Any]:
-    found: dict[str, Any] = {name: drift.ADWIN() for name in features}  # type: ignore[no-untyped-call]
+def detectors_for(features: dict[str, float | str]) -> dict[str, Any]:
+    found: dict[str, Any] = {name: drift.ADWIN() for name, x in features.items()  # type: ignore[no-untyped-call]
+                             if isinstance(x, float)}
     found["__prediction"] = drift.PageHinkley()  # type: ignore[no-untyped-call]
     found["__error"] = drift.binary.DDM()  # type: ignore[no-untyped-call]
     return found
@@ -49,6 +51,8 @@ async def monitor(stream: Any) -> None:
         if detectors is None:
             detectors = models[event["model_id"]] = detectors_for(event["features"])
         for name, x in event["features"].items():
+            if not isinstance(x, float):
+                continue
             detectors[name].update(x)
             progress["alerts"] += detectors[name].drift_detected
         detectors["__prediction"].update(event["prediction"])

@@ -1,11 +1,19 @@
-"""Workload W1: one model, ten numeric features, a numeric prediction and an inline label per event.
+"""The benchmark workloads: numeric features, a numeric prediction and an inline label per event.
 
-With the default config that is 12 detector updates per event: ADWIN on each feature, Page-Hinkley
-on the prediction, DDM on the error bit. At `shift_at` three features move by one standard deviation
-and the concept changes (the error rate goes from 10% to 40%). `shift_every` instead alternates the
-three features' mean every that many events, which gives the latency benchmark a steady supply of
-alerts. Events are built as plain dicts and JSON bytes (fast enough to make millions) and as
-validated PredictionEvents only when asked.
+- **W1** (`Workload.w1`): one model, ten numeric features. With the default config that is 12
+  detector updates per event: ADWIN on each feature, Page-Hinkley on the prediction, DDM on the
+  error bit.
+- **W100** (`Workload.w100`): one model, 100 numeric and 5 categorical features (categories are
+  carried and decoded; the zero-config monitor does not watch them yet).
+- **WM** (`Workload.wm`): 1,000 models of ten numeric features each, traffic Zipf-skewed over them
+  (the busiest model gets about 1 event in 7), sent over 8 partitions keyed by model.
+
+At `shift_at` (default: half-way) three numeric features move by one standard deviation, one
+categorical feature's mix changes, and the concept changes (the error rate goes from 10% to 40%).
+`shift_every` instead alternates that every so many events, which gives the latency benchmark a
+steady supply of alerts. Events are built as plain dicts and JSON bytes (fast enough to make
+millions) and as validated PredictionEvents only when asked. Random numbers are drawn per aligned
+block, so any slice holds the same events as the whole stream.
 """
 
 import json
@@ -16,18 +24,47 @@ import numpy as np
 
 from schemas import PredictionEvent
 
-FEATURES = 10
 SHIFTED = 3
+CATEGORIES = 8
+BLOCK = 50_000
 
 
 @dataclass(frozen=True)
-class W1:
+class Workload:
     events: int
     model_id: str = "w1"
+    numeric: int = 10
+    categorical: int = 0
+    models: int = 1
+    zipf: float = 0.0
+    """Exponent of the models' traffic shares (share of the k-th busiest ~ 1 / k**zipf); 0: even."""
     shift_at: int | None = None
     shift_every: int | None = None
     seed: int = 0
     first_ts: float = 1_700_000_000.0
+
+    @classmethod
+    def w1(cls, events: int, **options: object) -> "Workload":
+        return cls(events, **options)  # type: ignore[arg-type]
+
+    @classmethod
+    def w100(cls, events: int, **options: object) -> "Workload":
+        return cls(events, **{"model_id": "w100", "numeric": 100, "categorical": 5, **options})  # type: ignore[arg-type]
+
+    @classmethod
+    def wm(cls, events: int, **options: object) -> "Workload":
+        return cls(events, **{"model_id": "wm", "models": 1_000, "zipf": 1.1, **options})  # type: ignore[arg-type]
+
+    @property
+    def name(self) -> str:
+        if self.models > 1:
+            return "WM"
+        return "W100" if self.numeric >= 100 else "W1"
+
+    def model_ids(self) -> list[str]:
+        if self.models == 1:
+            return [self.model_id]
+        return [f"{self.model_id}-{k:04d}" for k in range(self.models)]
 
     def shifted(self, index: np.ndarray) -> np.ndarray:
         if self.shift_every:
@@ -37,25 +74,39 @@ class W1:
         after: np.ndarray = index >= at
         return after
 
+    def _model_shares(self) -> np.ndarray:
+        weights = 1.0 / np.arange(1, self.models + 1) ** self.zipf
+        shares: np.ndarray = weights / weights.sum()
+        return shares
+
     def records(self, start: int = 0, stop: int | None = None) -> Iterator[dict[str, object]]:
         """Events as dicts, in order; any slice gives the same values as the whole stream."""
         stop = self.events if stop is None else stop
-        block = 50_000  # random numbers are drawn per aligned block, so any slice matches the whole
-        for low in range(start - start % block, stop, block):
-            high = min(low + block, self.events)
+        names = [f"f{j}" for j in range(self.numeric)]
+        categorical = [f"c{j}" for j in range(self.categorical)]
+        model_ids = self.model_ids()
+        for low in range(start - start % BLOCK, stop, BLOCK):
+            high = min(low + BLOCK, self.events)
             rng = np.random.default_rng([self.seed, low])
             index = np.arange(low, high)
             shifted = self.shifted(index)
-            values = rng.normal(size=(high - low, FEATURES))
+            values = rng.normal(size=(high - low, self.numeric))
             values[:, :SHIFTED] += shifted[:, None] * 1.0
             labels = rng.integers(0, 2, size=high - low).astype(float)
             wrong = rng.random(high - low) < np.where(shifted, 0.4, 0.1)
             predictions = np.where(wrong, 1.0 - labels, labels)
+            models = (rng.choice(self.models, size=high - low, p=self._model_shares()) if self.models > 1
+                      else np.zeros(high - low, dtype=np.int64))
+            codes = rng.integers(0, CATEGORIES, size=(high - low, self.categorical))
+            if self.categorical:  # the first categorical feature piles onto one category after the shift
+                codes[:, 0] = np.where(shifted & (rng.random(high - low) < 0.5), 0, codes[:, 0])
             for row in range(max(start, low) - low, min(stop, high) - low):
                 i = low + row
-                yield {"model_id": self.model_id, "model_version": "1", "event_id": f"e{i}",
-                       "ts": self.first_ts + i * 0.001,
-                       "features": {f"f{j}": float(values[row, j]) for j in range(FEATURES)},
+                features: dict[str, object] = dict(zip(names, values[row].tolist(), strict=True))
+                for j, name in enumerate(categorical):
+                    features[name] = f"k{codes[row, j]}"
+                yield {"model_id": model_ids[models[row]], "model_version": "1", "event_id": f"e{i}",
+                       "ts": self.first_ts + i * 0.001, "features": features,
                        "prediction": float(predictions[row]), "label": float(labels[row])}
 
     def encoded(self, start: int = 0, stop: int | None = None) -> Iterator[bytes]:
