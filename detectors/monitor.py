@@ -167,6 +167,9 @@ class SignalMonitor:
         last = _last_checkpoint(due, n - 1)
         if last is not None:
             slot.checkpoint_index = int(indices[last])
+        if not np.count_nonzero(flags):  # the common case, and on many-model streams columns are short: no more numpy
+            slot.in_warning = False
+            return
         previous = np.empty(n, dtype=np.int8)
         previous[0] = WARNING if slot.in_warning else NONE
         previous[1:] = flags[:-1]

@@ -87,7 +87,8 @@ class Bench:
                         continue
                     if started is None:
                         started = time.perf_counter()
-                    seen += len(json.loads(value)["batch"])
+                    decoded = json.loads(value)
+                    seen += len(decoded["batch"]) if "batch" in decoded else 1  # a model's lone event
         finally:
             consumer.close()
         seconds = time.perf_counter() - (started or time.perf_counter())

@@ -53,6 +53,7 @@ class Kernel(DriftDetector[P]):
         self.state: Floats = self._fresh.copy()
         self.checkpoint: Floats = self._fresh.copy()
         self._last: tuple[Floats, Floats, Floats, int, int] | None = None
+        self._before: tuple[Floats, Floats] = (self._fresh.copy(), self._fresh.copy())
 
     @abstractmethod
     def _param_values(self) -> list[float]:
@@ -69,7 +70,10 @@ class Kernel(DriftDetector[P]):
     def update_many(self, values: npt.ArrayLike, checkpoint_due: int = -1, checkpoint_every: int = 0) -> ColumnResult:
         column = np.ascontiguousarray(values, dtype=np.float64)
         flags = np.zeros(column.shape[0], dtype=np.int8)
-        self._last = (self.state.copy(), self.checkpoint.copy(), column, checkpoint_due, checkpoint_every)
+        before = self._before
+        np.copyto(before[0], self.state)  # into buffers of our own: many small columns (many models) made
+        np.copyto(before[1], self.checkpoint)  # two new arrays a call a noticeable cost
+        self._last = (before[0], before[1], column, checkpoint_due, checkpoint_every)
         self.compiled(self.state, self.param_array, self._fresh, column, flags, self.checkpoint, checkpoint_due,
                       checkpoint_every)
         return ColumnResult(flags)
