@@ -3,7 +3,8 @@
 #   ./dev.sh demo      the whole drift -> alert -> retrain -> deploy loop on the embedded default
 #   ./dev.sh test      the test suite (extra args go to pytest)
 #   ./dev.sh lint      ruff and mypy
-#   ./dev.sh bench     the W1 benchmarks (loadtests/README.md); extra args go to the harness
+#   ./dev.sh bench     the speed benchmarks, W1, W100, WM (loadtests/README.md); extra args go to the harness
+#   ./dev.sh quality   the detection-quality benchmark (loadtests/README.md)
 #   ./dev.sh <cmd>     any driftline subcommand, e.g. ./dev.sh up
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -33,5 +34,6 @@ case "$cmd" in
   test) ensure_stunnel; exec .venv/bin/python -m pytest "$@" ;;
   lint) .venv/bin/ruff check . && exec .venv/bin/mypy ;;
   bench) exec .venv/bin/python -m loadtests.harness "$@" ;;
+  quality) exec .venv/bin/python -m loadtests.quality "$@" ;;
   *) exec .venv/bin/driftline "$cmd" "$@" ;;
 esac

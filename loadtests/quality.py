@@ -1,0 +1,296 @@
+"""Detection quality: does an alert mean drift, and does silence mean no drift?
+
+Seeded scenarios, each one model's stream of prediction events with inline labels: stationary
+controls (nothing changes; every drift alert is a false alarm) and drifts (one thing changes at a
+known event; scored for detected yes/no and the delay to the first drift alert on the signal that
+should see it). Each runs through driftline's zero-config monitor (detectors/, the code the worker
+and the backtest run) and through river's default detectors in a plain loop (ADWIN on each numeric
+feature, Page-Hinkley on a numeric prediction, DDM on the error bit), side by side. Figures are
+printed and written to loadtests/results/quality.json.
+
+    ./dev.sh quality            # or: .venv/bin/python -m loadtests.quality [--quick]
+
+False alarms are drift alerts per 100,000 events per watched signal (a control's every drift
+alert; a drift scenario's alerts before its change). A signal is "watched" when something could
+alert on it; what neither side watches is reported as not watched, never as quiet.
+"""
+
+import argparse
+import json
+import platform
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from river import drift
+from river.drift import binary
+
+from detectors.config import MonitoringConfig
+from detectors.monitor import ModelMonitor
+from detectors.signals import ERROR, PREDICTION, feature_signal
+from schemas import PredictionEvent, Severity
+
+RESULTS = Path(__file__).parent / "results"
+Column = list[Any]
+Result = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Stream:
+    """One scenario's values: feature columns (floats, category strings or None), predictions, labels."""
+
+    features: dict[str, Column]
+    predictions: Column
+    labels: Column
+
+
+Maker = Callable[[np.random.Generator, int, int], Stream]
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    make: Maker
+    events: int
+    change_at: int | None = None
+    """The first changed event; None for a stationary control."""
+    signal: str | None = None
+    """The signal that should see the change."""
+    what: str = ""
+
+
+def _classifier(rng: np.random.Generator, n: int, error_rate: np.ndarray | float = 0.1) -> tuple[Column, Column]:
+    """A 0/1 prediction with its label; `error_rate` per event (or one rate for all)."""
+    labels = rng.integers(0, 2, size=n).astype(float)
+    wrong = rng.random(n) < error_rate
+    return np.where(wrong, 1.0 - labels, labels).tolist(), labels.tolist()
+
+
+def _stream(rng: np.random.Generator, n: int, features: dict[str, Column],
+            error_rate: np.ndarray | float = 0.1) -> Stream:
+    predictions, labels = _classifier(rng, n, error_rate)
+    return Stream(features, predictions, labels)
+
+
+def _after(n: int, at: int) -> np.ndarray:
+    changed: np.ndarray = np.arange(n) >= at
+    return changed
+
+
+# stationary controls ---------------------------------------------------------------------------------
+def gaussian(rng: np.random.Generator, n: int, at: int) -> Stream:
+    return _stream(rng, n, {"x": rng.normal(size=n).tolist()})
+
+
+def heavy_tailed(rng: np.random.Generator, n: int, at: int) -> Stream:
+    return _stream(rng, n, {"lognormal": rng.lognormal(0.0, 1.0, size=n).tolist(),
+                            "student_t3": rng.standard_t(3, size=n).tolist()})
+
+
+def discrete(rng: np.random.Generator, n: int, at: int) -> Stream:
+    return _stream(rng, n, {"poisson": rng.poisson(3.0, size=n).astype(float).tolist(),
+                            "rating": rng.integers(1, 6, size=n).astype(float).tolist()})
+
+
+def numeric_prediction(rng: np.random.Generator, n: int, at: int) -> Stream:
+    """A regression model whose prediction is in its own units (std 10), without labels."""
+    return Stream({"x": rng.normal(size=n).tolist()}, (100.0 + 10.0 * rng.normal(size=n)).tolist(), [None] * n)
+
+
+def categorical(rng: np.random.Generator, n: int, at: int) -> Stream:
+    mix = np.array([0.4, 0.25, 0.15, 0.12, 0.08])
+    return _stream(rng, n, {"plan": [f"p{k}" for k in rng.choice(5, size=n, p=mix)]})
+
+
+def missing(rng: np.random.Generator, n: int, at: int) -> Stream:
+    x = rng.normal(size=n)
+    return _stream(rng, n, {"x": [None if gone else v for v, gone in zip(x.tolist(), rng.random(n) < 0.01,
+                                                                          strict=True)]})
+
+
+def wide(rng: np.random.Generator, n: int, at: int) -> Stream:
+    values = rng.normal(size=(n, 100))
+    return _stream(rng, n, {f"f{j}": values[:, j].tolist() for j in range(100)})
+
+
+# drifts ----------------------------------------------------------------------------------------------
+def mean_shift(sigmas: float) -> Maker:
+    def make(rng: np.random.Generator, n: int, at: int) -> Stream:
+        return _stream(rng, n, {"x": (rng.normal(size=n) + sigmas * _after(n, at)).tolist()})
+    return make
+
+
+def gradual(rng: np.random.Generator, n: int, at: int) -> Stream:
+    """The mean moves by one sigma over 2,000 events, linearly."""
+    ramp = np.clip((np.arange(n) - at) / 2_000, 0.0, 1.0)
+    return _stream(rng, n, {"x": (rng.normal(size=n) + ramp).tolist()})
+
+
+def variance_doubles(rng: np.random.Generator, n: int, at: int) -> Stream:
+    scale = np.where(_after(n, at), np.sqrt(2.0), 1.0)
+    return _stream(rng, n, {"x": (rng.normal(size=n) * scale).tolist()})
+
+
+def category_mix(rng: np.random.Generator, n: int, at: int) -> Stream:
+    before, after = np.array([0.4, 0.25, 0.15, 0.12, 0.08]), np.array([0.25, 0.25, 0.15, 0.12, 0.23])
+    codes = np.where(_after(n, at), rng.choice(5, size=n, p=after), rng.choice(5, size=n, p=before))
+    return _stream(rng, n, {"plan": [f"p{k}" for k in codes]})
+
+
+def null_rate(rng: np.random.Generator, n: int, at: int) -> Stream:
+    gone = rng.random(n) < np.where(_after(n, at), 0.30, 0.01)
+    return _stream(rng, n, {"x": [None if g else v for v, g in zip(rng.normal(size=n).tolist(), gone, strict=True)]})
+
+
+def error_rises(to: float) -> Maker:
+    def make(rng: np.random.Generator, n: int, at: int) -> Stream:
+        return _stream(rng, n, {"x": rng.normal(size=n).tolist()}, np.where(_after(n, at), to, 0.1))
+    return make
+
+
+def prediction_shift(rng: np.random.Generator, n: int, at: int) -> Stream:
+    """The regression model's prediction (std 10) moves by one of its standard deviations."""
+    shift = 10.0 * _after(n, at)
+    return Stream({"x": rng.normal(size=n).tolist()}, (100.0 + 10.0 * rng.normal(size=n) + shift).tolist(), [None] * n)
+
+
+def scenarios(scale: float) -> list[Scenario]:
+    control, change = int(100_000 * scale), int(40_000 * scale)
+    at = change // 2
+    x, plan = feature_signal("x"), feature_signal("plan")
+    return [
+        Scenario("gaussian", gaussian, control, what="one N(0,1) feature, 0/1 prediction, 10% errors"),
+        Scenario("heavy-tailed", heavy_tailed, control, what="lognormal and Student-t(3) features"),
+        Scenario("discrete", discrete, control, what="Poisson(3) and 1-5 rating features"),
+        Scenario("numeric prediction", numeric_prediction, control, what="regression prediction, std 10"),
+        Scenario("categorical", categorical, control, what="a 5-category feature"),
+        Scenario("missing values", missing, control, what="a feature missing 1% of the time"),
+        Scenario("100 features", wide, int(control * 0.3), what="100 N(0,1) features"),
+        Scenario("mean +0.5 sigma", mean_shift(0.5), change, at, x),
+        Scenario("mean +1 sigma", mean_shift(1.0), change, at, x),
+        Scenario("mean +2 sigma", mean_shift(2.0), change, at, x),
+        Scenario("gradual +1 sigma over 2,000", gradual, change, at, x),
+        Scenario("variance x2", variance_doubles, change, at, x),
+        Scenario("categorical mix", category_mix, change, at, plan),
+        Scenario("null rate 1% -> 30%", null_rate, change, at, feature_signal("x") + ":missing"),
+        Scenario("error 10% -> 20%", error_rises(0.2), change, at, ERROR),
+        Scenario("error 10% -> 40%", error_rises(0.4), change, at, ERROR),
+        Scenario("numeric prediction shift", prediction_shift, change, at, PREDICTION),
+    ]
+
+
+def events_of(stream: Stream, model_id: str) -> list[PredictionEvent]:
+    names = list(stream.features)
+    columns = [stream.features[name] for name in names]
+    return [PredictionEvent.model_construct(model_id=model_id, model_version="1", event_id=f"e{i}",
+                                            ts=1_700_000_000.0 + i, features=dict(zip(names, row, strict=True)),
+                                            prediction=p, label=y)
+            for i, (p, y, *row) in enumerate(zip(stream.predictions, stream.labels, *columns, strict=True))]
+
+
+def run_driftline(events: list[PredictionEvent]) -> tuple[dict[str, list[int]], set[str]]:
+    """Drift alerts per signal (event indices) from the zero-config monitor, and the signals it watched."""
+    monitor = ModelMonitor(events[0].model_id, MonitoringConfig().defaults)
+    drifts: dict[str, list[int]] = {}
+    for start in range(0, len(events), 500):
+        for alert in monitor.observe_many(events[start : start + 500]).alerts:
+            if alert.severity == Severity.DRIFT:
+                drifts.setdefault(alert.signal, []).append(alert.event_index)
+    return drifts, set(monitor.signals)
+
+
+def run_river(stream: Stream) -> tuple[dict[str, list[int]], set[str]]:
+    """river's defaults a user would wire up: ADWIN per numeric value, Page-Hinkley on the
+    prediction, DDM on the error bit of labelled predictions."""
+    detectors: dict[str, Any] = {}
+    drifts: dict[str, list[int]] = {}
+
+    def feed(signal: str, make: Callable[[], Any], index: int, value: float) -> None:
+        detector = detectors.get(signal)
+        if detector is None:
+            detector = detectors[signal] = make()
+        detector.update(value)
+        if detector.drift_detected:
+            drifts.setdefault(signal, []).append(index)
+
+    names = list(stream.features)
+    for i in range(len(stream.predictions)):
+        for name in names:
+            value = stream.features[name][i]
+            if isinstance(value, float):
+                feed(feature_signal(name), drift.ADWIN, i, value)  # type: ignore[arg-type]
+        prediction, label = stream.predictions[i], stream.labels[i]
+        feed(PREDICTION, drift.PageHinkley, i, prediction)  # type: ignore[arg-type]
+        if label is not None:
+            feed(ERROR, binary.DDM, i, float(prediction != label))  # type: ignore[arg-type]
+    return drifts, set(detectors)
+
+
+def score(scenario: Scenario, drifts: dict[str, list[int]], watched: set[str]) -> Result:
+    before = scenario.change_at if scenario.change_at is not None else scenario.events
+    false_alarms = sum(1 for found in drifts.values() for i in found if i < before)
+    per_signal = false_alarms / max(len(watched), 1) / before * 100_000 if watched else None
+    row: Result = {"watched_signals": len(watched), "false_alarms": false_alarms,
+                   "false_alarms_per_100k_per_signal": per_signal,
+                   "false_alarms_per_100k_per_model": false_alarms / before * 100_000}
+    if scenario.change_at is not None and scenario.signal is not None:
+        hits = [i for i in drifts.get(scenario.signal, []) if i >= scenario.change_at]
+        row["watched"] = scenario.signal in watched
+        row["detected"] = bool(hits)
+        row["delay_events"] = hits[0] - scenario.change_at if hits else None
+    return row
+
+
+def run(quick: bool) -> Result:
+    started = time.perf_counter()
+    rows = []
+    for k, scenario in enumerate(scenarios(0.25 if quick else 1.0)):
+        stream = scenario.make(np.random.default_rng([2026, k]), scenario.events, scenario.change_at or 0)
+        events = events_of(stream, f"q{k}")
+        rows.append({"scenario": scenario.name, "kind": "control" if scenario.change_at is None else "drift",
+                     "events": scenario.events, "change_at": scenario.change_at, "signal": scenario.signal,
+                     "what": scenario.what, "driftline": score(scenario, *run_driftline(events)),
+                     "river": score(scenario, *run_river(stream))})
+        print(line(rows[-1]), flush=True)
+    return {"rows": rows, "run": {"quick": quick, "seconds": time.perf_counter() - started,
+                                  "python": platform.python_version(),
+                                  "date": time.strftime("%Y-%m-%d", time.gmtime())}}
+
+
+def _cell(side: Result, drift_row: bool) -> str:
+    rate = side["false_alarms_per_100k_per_signal"]
+    alarms = "-" if rate is None else f"{rate:.1f}"
+    if not drift_row:
+        return f"{alarms:>8} FA ({side['false_alarms_per_100k_per_model']:.0f}/model)"
+    if not side["watched"]:
+        return f"{'not watched':>14} {alarms:>6} FA"
+    found = f"+{side['delay_events']}" if side["detected"] else "missed"
+    return f"{found:>14} {alarms:>6} FA"
+
+
+def line(row: Result) -> str:
+    drift_row = row["kind"] == "drift"
+    return f"{row['scenario']:<30}{_cell(row['driftline'], drift_row):>24}  {_cell(row['river'], drift_row):>24}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="driftline detection quality against river's defaults")
+    parser.add_argument("--quick", action="store_true", help="a quarter of the events")
+    parser.add_argument("--out", type=Path, help="results file (default loadtests/results/quality[-quick].json)")
+    args = parser.parse_args(argv)
+    print(f"{'scenario':<30}{'driftline zero-config':>24}  {'river defaults':>24}")
+    print("(drift rows: events from the change to the first drift alert on its signal; FA: false drift "
+          "alerts per 100k events per watched signal, and per model over all its signals)")
+    out = run(args.quick)
+    path = args.out or RESULTS / ("quality-quick.json" if args.quick else "quality.json")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
+    print(f"results written to {path} ({out['run']['seconds']:.0f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
