@@ -209,6 +209,38 @@ class AdwinKernel(Kernel["AdwinParams"]):
         state[_N_LEVELS] = 1.0
         return state
 
+    def compact(self, state: Floats) -> Floats:
+        """The header and the levels in use: a window of a million values uses about 20 of the 64
+        levels, and the unused ones (always zeros) were 90% of a snapshot's bytes and zlib time."""
+        slots, levels = self.params.max_buckets + 1, int(state[_N_LEVELS])
+        totals = _HEADER + LEVELS
+        variances = totals + LEVELS * slots
+        return np.concatenate([state[:_HEADER], state[_COUNTS : _COUNTS + levels],
+                               state[totals : totals + levels * slots], state[variances : variances + levels * slots]])
+
+    def expand(self, numbers: Floats, start: int) -> tuple[Floats, int]:
+        slots = self.params.max_buckets + 1
+        if numbers.size - start < _HEADER:
+            raise ValueError("adwin state is cut short")
+        levels = numbers[start + _N_LEVELS]
+        if not (levels == int(levels) and 1 <= levels <= LEVELS):
+            raise ValueError(f"adwin state claims {levels} levels")
+        used = int(levels)
+        end = start + _HEADER + used + 2 * used * slots
+        if end > numbers.size:
+            raise ValueError("adwin state is cut short")
+        state = self.fresh_state()
+        totals = _HEADER + LEVELS
+        variances = totals + LEVELS * slots
+        k = start + _HEADER
+        state[:_HEADER] = numbers[start:k]
+        state[_COUNTS : _COUNTS + used] = numbers[k : k + used]
+        k += used
+        state[totals : totals + used * slots] = numbers[k : k + used * slots]
+        k += used * slots
+        state[variances : variances + used * slots] = numbers[k : k + used * slots]
+        return state, end
+
     def statistics_of(self, state: Floats) -> dict[str, float]:
         width = float(state[_WIDTH])
         return {"width": width, "mean": float(state[_TOTAL]) / width if width else 0.0,

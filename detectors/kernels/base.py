@@ -100,16 +100,35 @@ class Kernel(DriftDetector[P]):
         self._last = None
 
     def dump_state(self) -> bytes:
-        """State then checkpoint, little-endian float64: no pickle, nothing to run when loaded."""
-        return np.concatenate([self.state, self.checkpoint]).astype("<f8").tobytes()
+        """State then checkpoint, each as `compact` gives it, little-endian float64: no pickle, nothing
+        to run when loaded."""
+        return np.concatenate([self.compact(self.state), self.compact(self.checkpoint)]).astype("<f8").tobytes()
 
     def load_state(self, data: bytes) -> None:
-        size = self._fresh.size
-        if len(data) != 16 * size:
-            raise ValueError(f"{self.name} state has {len(data) // 8} numbers, expected {2 * size} for these "
-                             "parameters")
+        if len(data) % 8:
+            raise ValueError(f"{self.name} state has {len(data)} bytes, not whole float64 numbers")
         arrays = np.frombuffer(data, dtype="<f8").astype(np.float64)
-        self.state, self.checkpoint, self._last = arrays[:size].copy(), arrays[size:].copy(), None
+        size = self._fresh.size
+        if arrays.size == 2 * size:  # full arrays (snapshot format 2, or a state that fills its arrays)
+            state, checkpoint = arrays[:size].copy(), arrays[size:].copy()
+        else:
+            state, used = self.expand(arrays, 0)
+            checkpoint, end = self.expand(arrays, used)
+            if end != arrays.size:
+                raise ValueError(f"{self.name} state has {arrays.size - end} numbers too many for these parameters")
+        self.state, self.checkpoint, self._last = state, checkpoint, None
+
+    def compact(self, state: Floats) -> Floats:
+        """The numbers of `state` worth saving; a kernel whose arrays are mostly unused zeros says which."""
+        return state
+
+    def expand(self, numbers: Floats, start: int) -> tuple[Floats, int]:
+        """The full state saved by `compact` from `numbers[start:]`, and where it ended."""
+        size = self._fresh.size
+        if numbers.size - start < size:
+            raise ValueError(f"{self.name} state has {numbers.size - start} numbers, expected {size} for these "
+                             "parameters")
+        return numbers[start : start + size].copy(), start + size
 
     @property
     def drift_detected(self) -> bool:

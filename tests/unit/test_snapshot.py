@@ -121,7 +121,7 @@ def test_a_format_1_snapshot_is_refused_with_its_reason() -> None:
     """Format 1 held pickled river detectors; the compiled engine cannot load them and says so."""
     monitor = ModelMonitor("m", MonitoringConfig().defaults)
     monitor.observe(w1_events(1)[0])
-    text = open_snapshot(encode_snapshot(monitor, KEY), KEY).model_dump_json().replace('"format":2', '"format":1')
+    text = open_snapshot(encode_snapshot(monitor, KEY), KEY).model_dump_json().replace('"format":3', '"format":1')
     payload = zlib.compress(text.encode())
     old = MAGIC + hmac.new(KEY, payload, hashlib.sha256).digest() + payload
     with pytest.raises(SnapshotError, match="format 1 holds pickled river detectors"):
@@ -150,3 +150,36 @@ def test_deployment_bookkeeping_survives_a_restore() -> None:
     monitor.reset(ModelDeployed(model_id="m", model_version="2", ts=1.0, request_id="r-9"))
     restored = decode_snapshot(encode_snapshot(monitor, KEY), KEY, MonitoringConfig().defaults)
     assert (restored.retired_version, restored.last_deployment_request, restored.generation) == ("1", "r-9", 1)
+
+
+def test_adwin_saves_only_the_levels_it_uses_and_comes_back_bit_identical() -> None:
+    from detectors.adwin import Adwin, AdwinParams
+
+    values = np.random.default_rng(7).normal(size=20_000)
+    detector = Adwin(AdwinParams())
+    detector.update_many(values[:15_000], 0, 64)
+    saved = detector.dump_state()
+    assert len(saved) < 16 * detector.state.size / 3  # 64 levels of room, a few in use
+    restored = Adwin(AdwinParams())
+    restored.load_state(saved)
+    assert restored.state.tobytes() == detector.state.tobytes()
+    assert restored.checkpoint.tobytes() == detector.checkpoint.tobytes()
+    assert restored.update_many(values[15_000:]).flags.tolist() == detector.update_many(values[15_000:]).flags.tolist()
+    with pytest.raises(ValueError):
+        restored.load_state(saved[:-8])
+
+
+def test_a_format_2_snapshot_with_full_adwin_arrays_still_loads() -> None:
+    events = w1_events(3_000)
+    monitor = ModelMonitor("m", MonitoringConfig().defaults)
+    monitor.observe_many(events)
+    state = open_snapshot(encode_snapshot(monitor, KEY), KEY)
+    for signal in state.signals:
+        for slot in signal.slots:
+            detector = monitor.signals[signal.signal].slots[0].detector
+            if slot.params.type == "adwin":
+                slot.state = np.concatenate([detector.state, detector.checkpoint]).astype("<f8").tobytes()
+    old = seal(state.model_copy(update={"format": 2}), KEY)
+    restored = decode_snapshot(old, KEY, monitor.policy)
+    for name, signal in monitor.signals.items():
+        assert restored.signals[name].slots[0].detector.dump_state() == signal.slots[0].detector.dump_state()
