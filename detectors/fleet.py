@@ -82,24 +82,34 @@ class MonitorFleet:
 
     def handle_many(self, model_id: str, events: Sequence[InboundEvent]) -> MonitorOutput:
         """Route one model's events, in stream order: runs of predictions and features go to the monitor
-        as columns; a label or a deployment ends a run and is handled on its own, where it stands."""
+        as columns, runs of labels as one error column; a deployment ends both and is handled where it
+        stands."""
         monitor = self.monitor(model_id)
         out = MonitorOutput()
         run: list[PredictionEvent | FeatureEvent] = []
+        labels: list[LabelEvent] = []
         for event in events:
             if isinstance(event, PredictionEvent | FeatureEvent):
+                if labels:
+                    out.extend(self._observe_labels(monitor, labels))
+                    labels = []
                 run.append(event)
                 continue
             if run:
                 out.extend(self._observe_run(monitor, run))
                 run = []
             if isinstance(event, LabelEvent):
-                out.extend(self._observe_label(monitor, event))
-            else:
-                assert isinstance(event, ModelDeployed)
-                monitor.reset(event)
+                labels.append(event)
+                continue
+            if labels:
+                out.extend(self._observe_labels(monitor, labels))
+                labels = []
+            assert isinstance(event, ModelDeployed)
+            monitor.reset(event)
         if run:
             out.extend(self._observe_run(monitor, run))
+        if labels:
+            out.extend(self._observe_labels(monitor, labels))
         return out
 
     def _observe_run(self, monitor: ModelMonitor, run: list[PredictionEvent | FeatureEvent]) -> MonitorOutput:
@@ -110,10 +120,14 @@ class MonitorFleet:
         out.pending = []
         return out
 
-    def _observe_label(self, monitor: ModelMonitor, label: LabelEvent) -> MonitorOutput:
-        joined = self.labels.take_prediction(label.model_id, label.event_id, label.ts)
-        if joined is None:
-            self.labels.hold_label(label.model_id, label)
-            self.early_labels += 1
-            return MonitorOutput()
-        return monitor.observe_label(label, joined)
+    def _observe_labels(self, monitor: ModelMonitor, labels: list[LabelEvent]) -> MonitorOutput:
+        """Join each label to its held prediction; a label that came first is held for its prediction."""
+        joined = []
+        for label in labels:
+            pending = self.labels.take_prediction(label.model_id, label.event_id, label.ts)
+            if pending is None:
+                self.labels.hold_label(label.model_id, label)
+                self.early_labels += 1
+            else:
+                joined.append((label, pending))
+        return monitor.observe_labels(joined) if joined else MonitorOutput()

@@ -333,17 +333,30 @@ class ModelMonitor:
 
     def observe_label(self, label: LabelEvent, pending: PendingPrediction) -> MonitorOutput:
         """Feed the error bit of a joined prediction; the alert points at the prediction's event_index."""
+        return self.observe_labels([(label, pending)])
+
+    def observe_labels(self, joined: Sequence[tuple[LabelEvent, PendingPrediction]]) -> MonitorOutput:
+        """Feed the error bits of joined predictions, in label order, as one column (the same alerts and
+        state as one call per label); each alert points at its prediction's event_index. Labels for
+        predictions made before the last reset are counted as stale and skipped."""
         out = MonitorOutput()
-        if pending.generation != self.generation:
-            out.stale_labels = 1
-            return out
-        monitor = self._signal(ERROR)
+        current = [(label, pending) for label, pending in joined if pending.generation == self.generation]
+        out.stale_labels = len(joined) - len(current)
+        monitor = self._signal(ERROR) if current else None
         if monitor is not None:
-            run = EventRun(self.model_id, self.generation, np.array([pending.event_index]), [pending.event_id],
-                           [pending.model_version], np.array([pending.ts]))
-            bit = float(error_bit(pending.prediction, label.label, self.policy.error_threshold))
-            monitor.update(np.array([bit]), np.zeros(1, dtype=np.intp), run, out)
-        self._finish(out)
+            pendings = [pending for _, pending in current]
+            run = EventRun(self.model_id, self.generation,
+                           np.array([p.event_index for p in pendings], dtype=np.int64),
+                           [p.event_id for p in pendings], [p.model_version for p in pendings],
+                           np.array([p.ts for p in pendings], dtype=np.float64))
+            bits = _error_bits([p.prediction for p in pendings], [label.label for label, _ in current],
+                               self.policy.error_threshold)
+            monitor.update(bits, np.arange(len(current)), run, out)
+            # label order, then detector order (stable), as one call per label gives them: each
+            # prediction is joined once, so its event_index tells its label's place in the column
+            place = {index: k for k, index in enumerate(run.indices.tolist())}
+            out.alerts.sort(key=lambda alert: place[alert.event_index])
+        self._finish(out, in_event_order=False)
         return out
 
     def reset(self, deployed: ModelDeployed) -> bool:
@@ -375,10 +388,13 @@ class ModelMonitor:
             monitor = self.signals[signal] = SignalMonitor(signal, rule, self.policy, self.references.get(signal))
         return monitor
 
-    def _finish(self, out: MonitorOutput) -> None:
+    def _finish(self, out: MonitorOutput, *, in_event_order: bool = True) -> None:
+        """Stamp the alerts and weigh them for retraining. A label column's alerts stay in label order
+        (their event indices are those of older predictions), as one call per label would give them."""
         if not out.alerts:
             return
-        out.alerts.sort(key=_alert_order)
+        if in_event_order:
+            out.alerts.sort(key=_alert_order)
         now = self.clock()
         out.alerts = [alert.model_copy(update={"detected_at": now}) for alert in out.alerts]
         for alert in out.alerts:

@@ -12,7 +12,7 @@ from detectors.kswin import KswinParams
 from detectors.monitor import ModelMonitor, MonitorOutput
 from detectors.page_hinkley import PageHinkleyParams
 from detectors.windows import WindowConfig
-from schemas import FeatureEvent, PredictionEvent
+from schemas import FeatureEvent, LabelEvent, PredictionEvent
 
 
 def stream(n: int, seed: int) -> list[PredictionEvent | FeatureEvent]:
@@ -88,3 +88,37 @@ def test_one_event_at_a_time_equals_one_run() -> None:
         whole_out, whole = fed(policy, events, [])
         assert whole_out.alerts, "the stream drifts: a test without alerts could not fail"
         assert summary(whole_out, whole) == summary(*fed(policy, events, list(range(1, len(events)))))
+
+
+def test_a_run_of_labels_is_one_error_column_with_the_alerts_and_state_of_one_call_per_label() -> None:
+    """Labels arriving on their own topic, out of prediction order: one `observe_labels` call gives what
+    one `observe_label` per label gives, stale labels included."""
+    rng = np.random.default_rng(11)
+    n = 3_000
+    predictions = [PredictionEvent(model_id="m", model_version="1", event_id=f"e{i}", ts=float(i),
+                                   features={"x": float(rng.normal())}, prediction=float(rng.integers(0, 2)))
+                   for i in range(n)]
+    order = rng.permutation(n)  # labels come back in another order than their predictions
+    wrong = [rng.random() < (0.5 if k > n // 3 else 0.05) for k in range(n)]
+    for policy in POLICIES.values():
+        outputs, monitors = [], []
+        for one_by_one in (False, True):
+            monitor = ModelMonitor("m", policy, clock=lambda: 0.0)
+            pending = {p.event_id: p for p in monitor.observe_many(predictions).pending}
+            joined = []
+            for k, i in enumerate(order.tolist()):
+                label = LabelEvent(model_id="m", event_id=f"e{i}", ts=float(n + k),
+                                   label=1.0 - predictions[i].prediction if wrong[k] else predictions[i].prediction)  # type: ignore[operator]
+                joined.append((label, pending[f"e{i}"]))
+            joined[5] = (joined[5][0], joined[5][1].model_copy(update={"generation": 7}))  # from an older model
+            if one_by_one:
+                out = MonitorOutput()
+                for label, held in joined:
+                    out.extend(monitor.observe_label(label, held))
+            else:
+                out = monitor.observe_labels(joined)
+            outputs.append(out)
+            monitors.append(monitor)
+        assert outputs[0].stale_labels == outputs[1].stale_labels == 1
+        assert any(a.signal == "error" and a.severity == "drift" for a in outputs[0].alerts), "could not fail"
+        assert summary(outputs[0], monitors[0]) == summary(outputs[1], monitors[1])
