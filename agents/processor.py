@@ -211,45 +211,20 @@ class BatchProcessor:
         A failure there is a bug in some event's detectors: it is raised as `_DetectorBug`, and the
         batch runs again from Redis one event at a time, so that only the failing event's message is
         dead-lettered and the worker goes on."""
-        one_by_one = self._one_event_at_a_time
         by_model: dict[str, list[InboundEvent]] = {}
         outputs: dict[str, list[MonitorOutput]] = {}
         for message, events in decoded:
             tp = partition_key(message.topic, message.partition)
             write.count(f"events:{message.topic}", len(events))
-            models = {event.model_id for event in events}
-            if len(models) == 1 and not one_by_one:  # an envelope of one model, as the SDKs send: no loop
-                model_id = events[0].model_id
-                if message.offset <= self.offsets[model_id].get(tp, -1):
-                    report.skipped_replays += len(events)
-                    continue
-                by_model.setdefault(model_id, []).extend(events)
-                report.events += len(events)
-                taken_in[(message.topic, model_id)] = taken_in.get((message.topic, model_id), 0) + len(events)
-                self._check_partitioning(model_id, message, tp)
-                self.offsets[model_id][tp] = message.offset
+            if self._one_event_at_a_time:
+                self._apply_one_at_a_time(message, tp, events, outputs, report, taken_in)
                 continue
-            applied: dict[str, None] = {}
-            for event in events:
-                if message.offset <= self.offsets[event.model_id].get(tp, -1):
-                    report.skipped_replays += 1
+            for model_id, model_events in _by_model(events).items():
+                if message.offset <= self.offsets[model_id].get(tp, -1):
+                    report.skipped_replays += len(model_events)
                     continue
-                if not one_by_one:
-                    by_model.setdefault(event.model_id, []).append(event)
-                else:
-                    try:
-                        outputs.setdefault(event.model_id, []).append(self.fleet.handle(event))
-                    except Exception as exc:  # a bug must not stop the worker; the message is kept
-                        log.exception("processing %s failed", _where(message))
-                        report.dead_letters.append(_dead_letter(message, DeadLetterReason.PROCESSING_ERROR,
-                                                                f"{type(exc).__name__}: {exc}"))
-                        break
-                applied[event.model_id] = None
-                report.events += 1
-                taken_in[(message.topic, event.model_id)] = taken_in.get((message.topic, event.model_id), 0) + 1
-            for model_id in applied:
-                self._check_partitioning(model_id, message, tp)
-                self.offsets[model_id][tp] = message.offset
+                by_model.setdefault(model_id, []).extend(model_events)
+                self._taken_in(message, tp, model_id, len(model_events), report, taken_in)
         update_seconds = self.metrics.detector_update_seconds
         for model_id, model_events in by_model.items():
             started = time.perf_counter()
@@ -259,6 +234,34 @@ class BatchProcessor:
                 raise _DetectorBug(model_id) from exc
             update_seconds.observe(time.perf_counter() - started)
         return outputs
+
+    def _apply_one_at_a_time(self, message: InboundMessage, tp: str, events: list[InboundEvent],
+                             outputs: dict[str, list[MonitorOutput]], report: BatchReport,
+                             taken_in: dict[tuple[str, str], int]) -> None:
+        """After a detector bug: each event on its own; the first that fails dead-letters its message."""
+        handled: dict[str, int] = {}
+        for event in events:
+            if message.offset <= self.offsets[event.model_id].get(tp, -1):
+                report.skipped_replays += 1
+                continue
+            try:
+                outputs.setdefault(event.model_id, []).append(self.fleet.handle(event))
+            except Exception as exc:  # a bug must not stop the worker; the message is kept
+                log.exception("processing %s failed", _where(message))
+                report.dead_letters.append(_dead_letter(message, DeadLetterReason.PROCESSING_ERROR,
+                                                        f"{type(exc).__name__}: {exc}"))
+                break
+            handled[event.model_id] = handled.get(event.model_id, 0) + 1
+        for model_id, count in handled.items():
+            self._taken_in(message, tp, model_id, count, report, taken_in)
+
+    def _taken_in(self, message: InboundMessage, tp: str, model_id: str, count: int, report: BatchReport,
+                  taken_in: dict[tuple[str, str], int]) -> None:
+        """Count a model's events of a message as taken in, and move its offset past the message."""
+        report.events += count
+        taken_in[(message.topic, model_id)] = taken_in.get((message.topic, model_id), 0) + count
+        self._check_partitioning(model_id, message, tp)
+        self.offsets[model_id][tp] = message.offset
 
     def _count(self, report: BatchReport, taken_in: dict[tuple[str, str], int]) -> None:
         """Metrics move only once the batch is saved, so they count what a crash cannot take back."""
@@ -364,17 +367,10 @@ class BatchProcessor:
         await self._send_outbox(owed, recovering=True)
 
     async def _label_buffer(self, decoded: list[tuple[InboundMessage, list[InboundEvent]]]) -> BatchLabelBuffer:
-        wanted_predictions: list[Key] = []
-        wanted_labels: list[Key] = []
-        for _, events in decoded:
-            if events and type(events[0]) is PredictionEvent and all(type(e) is PredictionEvent for e in events):
-                wanted_labels += [(e.model_id, e.event_id) for e in events if e.label is None]  # type: ignore[union-attr]
-                continue
-            for event in events:
-                if isinstance(event, LabelEvent):
-                    wanted_predictions.append((event.model_id, event.event_id))
-                elif isinstance(event, PredictionEvent) and event.label is None:
-                    wanted_labels.append((event.model_id, event.event_id))
+        wanted_predictions: list[Key] = [(e.model_id, e.event_id) for _, events in decoded for e in events
+                                         if isinstance(e, LabelEvent)]
+        wanted_labels: list[Key] = [(e.model_id, e.event_id) for _, events in decoded for e in events
+                                    if isinstance(e, PredictionEvent) and e.label is None]
         predictions, labels = await self._retry(
             lambda: self.store.load_labels(wanted_predictions, wanted_labels), "reading the label join", "redis")
         return BatchLabelBuffer(predictions, labels, self.settings.label_ttl_seconds)
@@ -565,6 +561,16 @@ def _models_of(buffer: BatchLabelBuffer) -> set[str]:
     changes = buffer.changes
     return {model_id for model_id, _ in itertools.chain(changes.predictions_held, changes.predictions_taken,
                                                           changes.labels_held, changes.labels_taken)}
+
+
+def _by_model(events: list[InboundEvent]) -> dict[str, list[InboundEvent]]:
+    """A message's events per model, in order; an envelope of one model (as the SDKs send) is not copied."""
+    if events and all(event.model_id == events[0].model_id for event in events):
+        return {events[0].model_id: events}
+    grouped: dict[str, list[InboundEvent]] = {}
+    for event in events:
+        grouped.setdefault(event.model_id, []).append(event)
+    return grouped
 
 
 _identity = operator.attrgetter("model_id", "event_id")
