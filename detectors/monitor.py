@@ -312,23 +312,23 @@ class ModelMonitor:
         if monitor is not None:
             at = np.fromiter((predictions[p][0] for p in positions.tolist()), dtype=np.intp, count=positions.shape[0])
             monitor.update(values, at, run, out)
-        labels = [e.label for _, e in predictions]
-        if early_label is not None:
-            for p, label in enumerate(labels):
-                if label is None:
-                    early = early_label(predictions[p][1].event_id)
-                    labels[p] = None if early is None else early.label
-        labelled = [p for p, label in enumerate(labels) if label is not None]
-        for p in (p for p, label in enumerate(labels) if label is None):
-            k, event = predictions[p]
+        labelled: list[tuple[int, Target]] = []
+        for p, (k, event) in enumerate(predictions):
+            label = event.label
+            if label is None and early_label is not None:
+                early = early_label(event.event_id)
+                label = None if early is None else early.label
+            if label is not None:
+                labelled.append((p, label))
+                continue
             out.pending.append(PendingPrediction.model_construct(
                 event_id=event.event_id, model_version=event.model_version, event_index=int(run.indices[k]),
                 generation=self.generation, ts=event.ts, prediction=event.prediction))
         error_monitor = self._signal(ERROR) if labelled else None
         if error_monitor is not None:
-            bits = _error_bits([predictions[p][1].prediction for p in labelled], [labels[p] for p in labelled],
+            bits = _error_bits([predictions[p][1].prediction for p, _ in labelled], [y for _, y in labelled],
                                self.policy.error_threshold)
-            at = np.fromiter((predictions[p][0] for p in labelled), dtype=np.intp, count=len(labelled))
+            at = np.fromiter((predictions[p][0] for p, _ in labelled), dtype=np.intp, count=len(labelled))
             error_monitor.update(bits, at, run, out)
 
     def observe_label(self, label: LabelEvent, pending: PendingPrediction) -> MonitorOutput:
@@ -476,15 +476,15 @@ def _numeric_column(raw: Sequence[object]) -> tuple[npt.NDArray[np.intp], npt.ND
             np.array([number for _, number in found], dtype=np.float64))
 
 
-def _error_bits(predictions: list[Target], labels: list[Target | None], threshold: float | None
+def _error_bits(predictions: Sequence[Target], labels: Sequence[Target], threshold: float | None
                 ) -> npt.NDArray[np.float64]:
     """`error_bit` of each labelled prediction; numbers on both sides are compared in one numpy pass."""
     if set(map(type, predictions)) == {float} and set(map(type, labels)) == {float}:
         p, y = np.array(predictions, dtype=np.float64), np.array(labels, dtype=np.float64)
         wrong = p != y if threshold is None else np.abs(p - y) > threshold
         return wrong.astype(np.float64)
-    return np.array([error_bit(p, y, threshold) for p, y in zip(predictions, labels, strict=True)
-                     if y is not None], dtype=np.float64)
+    return np.array([error_bit(p, y, threshold) for p, y in zip(predictions, labels, strict=True)],
+                    dtype=np.float64)
 
 
 def _matches(signal: str, pattern: str) -> bool:

@@ -29,12 +29,11 @@ def population_stability_index(reference_counts: NDArray[np.int64], current_coun
     return float(np.sum((cur - ref) * np.log(cur / ref)))
 
 
-def ks_two_sample(reference: FloatArray, current: FloatArray, *, reference_sorted: bool = False
-                  ) -> tuple[float, float]:
-    """Kolmogorov-Smirnov statistic D and its asymptotic p-value (a sorted reference is not sorted again)."""
+def ks_two_sample(reference: FloatArray, current: FloatArray) -> tuple[float, float]:
+    """Kolmogorov-Smirnov statistic D and its asymptotic p-value."""
     if reference.size == 0 or current.size == 0:
         return 0.0, 1.0
-    a = reference if reference_sorted else np.sort(reference)
+    a = np.sort(reference)
     b = np.sort(current)
     grid = np.concatenate([a, b])
     cdf_a = np.searchsorted(a, grid, side="right") / a.size

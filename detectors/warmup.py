@@ -45,13 +45,12 @@ def cached(compiled: Iterable[Any]) -> bool:
 def warm_up(config: MonitoringConfig, say: Callable[[str], None] | None = None) -> None:
     """Run each kernel the config uses once; `say` hears a line first when they must be compiled."""
     kernels = _kernels(configured(config))
-    windows = config.defaults.windows.enabled or any(
-        m.windows is not None and m.windows.enabled for m in config.models.values())
-    compiled = [kernel.compiled for kernel in kernels] + ([close_window] if windows else [])
+    # windows close whenever a signal keeps them: when shown, and also to calibrate a detector, so
+    # the window kernel is always warmed rather than guessed from the config
+    compiled = [kernel.compiled for kernel in kernels] + [close_window]
     if say is not None and not cached(compiled):
         say(f"compiling {len(compiled)} kernels, detectors and window statistics (first run only, about 3 s "
             "each; later runs load them from numba's cache)")
     for kernel in kernels:
         kernel.update_many(np.zeros(1))
-    if windows:
-        close_window(np.zeros(2), np.zeros(1), np.ones(2, dtype=np.int64), np.zeros(2, dtype=np.float32))
+    close_window(np.zeros(2), np.zeros(1), np.ones(2, dtype=np.int64), np.zeros(2, dtype=np.float32))

@@ -54,10 +54,6 @@ class _Buffer:
         self.data = np.empty(capacity, dtype=np.float32)
         self.length = 0
 
-    def append(self, value: float) -> None:
-        self.data[self.length] = value
-        self.length += 1
-
     @property
     def full(self) -> bool:
         return self.length == self.data.size
@@ -87,10 +83,6 @@ class SignalWindows:
         self.reference_counts = np.zeros(1, dtype=np.int64)
         self.first_index = -1
         self.from_ts = 0.0
-
-    @property
-    def reference_ready(self) -> bool:
-        return self.reference.full
 
     def add(self, value: float, event_index: int, ts: float) -> WindowStats | None:
         """Record one value; return the window's statistics when this value closes it."""
