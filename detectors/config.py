@@ -1,7 +1,10 @@
 """Monitoring configuration: which detectors watch which signal of which model, and when to retrain.
 
-With no file at all, every model is monitored with DESIGN.md's defaults: ADWIN on each numeric
-feature, Page-Hinkley on a numeric prediction, DDM on the error bit. A TOML or YAML file
+With no file at all, every model is monitored with DESIGN.md's defaults, each calibrated on the
+model's own reference window for at most one false drift alert per 100,000 events per model
+(detectors/calibration.py): ADWIN (the mean) and a rate CUSUM on the tails and middle (the spread)
+of each numeric feature, a rate CUSUM on each feature's missing-value bit, Page-Hinkley on a numeric
+prediction, and a rate CUSUM on the error bit against the reference error rate. A TOML or YAML file
 overrides them under `defaults` (every model) and `models.<model_id>` (one model). Signal keys are
 exact names (`feature:age`) or shell patterns (`feature:*`); the most specific key wins.
 """
@@ -9,14 +12,15 @@ exact names (`feature:age`) or shell patterns (`feature:*`); the most specific k
 import fnmatch
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from detectors.adwin import AdwinParams
 from detectors.ddm import DdmParams
 from detectors.page_hinkley import PageHinkleyParams
+from detectors.rate_cusum import RateCusumParams
 from detectors.registry import DETECTORS, AnyDetectorParams
 from detectors.windows import WindowConfig
 
@@ -31,7 +35,8 @@ class SignalRule(_Config):
     detectors: list[AnyDetectorParams] = Field(default_factory=list, description="[] switches the signal off")
     warmup: int = Field(default=0, ge=0, description="updates before this signal may raise alerts")
     cooldown: int = Field(default=0, ge=0, description="events after an alert before the same detector alerts again")
-    calibrate: bool = Field(default=False, description="set ADWIN/Page-Hinkley thresholds from the reference window")
+    calibrate: bool = Field(default=False, description="set the detectors' thresholds from the reference window "
+                            "for the calibration's false-alarm rate")
 
 
 class RetrainPolicy(_Config):
@@ -46,27 +51,70 @@ class RetrainPolicy(_Config):
 
 class Calibration(_Config):
     target_false_alarm_rate: float = Field(default=1e-5, gt=0, lt=0.1, description="alarms per event per signal")
+    model_false_alarm_rate: float = Field(default=1e-5, gt=0, lt=0.1, description="alarms per event per model, "
+                                          "split evenly over its signals")
+
+
+# a numeric signal's shape against its reference: the location CUSUM finds sudden shifts, the spread
+# CUSUM variance changes with the mean unchanged, and ADWIN (calibrated) slow, gradual moves of the mean
+_NUMERIC: list[AnyDetectorParams] = [RateCusumParams(watch="location"), RateCusumParams(watch="spread"),
+                                     AdwinParams()]
 
 
 def _default_signals() -> dict[str, SignalRule]:
     return {
+        "feature:*": SignalRule(detectors=_NUMERIC, calibrate=True),
+        "missing:*": SignalRule(detectors=[RateCusumParams(watch="rate")], calibrate=True),
+        "prediction": SignalRule(detectors=_NUMERIC, calibrate=True),
+        # against the reference error rate, not DDM's lowest rate so far: that minimum is noise over the
+        # first labels, so DDM false-alarmed after its warm-up and then went blind to moderate rises
+        "error": SignalRule(detectors=[RateCusumParams(watch="rate")], calibrate=True),
+    }
+
+
+def river_defaults() -> dict[str, SignalRule]:
+    """river's detectors with river's parameters, uncalibrated: the signals before zero-config calibration
+    (ADWIN on each numeric feature, Page-Hinkley on a numeric prediction, DDM on the error bit after 200
+    labels), for comparing with river or keeping the old behaviour."""
+    return {
         "feature:*": SignalRule(detectors=[AdwinParams()]),
+        "missing:*": SignalRule(detectors=[]),
         "prediction": SignalRule(detectors=[PageHinkleyParams()]),
-        # DDM compares with its lowest error rate so far, which is noise over its first labels: it raised
-        # drift 49 labels after a redeploy in the demo, and with it a needless second retrain.
         "error": SignalRule(detectors=[DdmParams()], warmup=200),
     }
 
 
-class ModelPolicy(_Config):
-    """Everything that decides how one model is monitored."""
+Preset = Literal["calibrated", "river"]
 
+
+def preset_signals(preset: Preset) -> dict[str, SignalRule]:
+    return _default_signals() if preset == "calibrated" else river_defaults()
+
+
+class ModelPolicy(_Config):
+    """Everything that decides how one model is monitored.
+
+    `preset` names a starting set of signal rules that `signals` then merge over: `calibrated` (the
+    zero-config defaults) or `river` (river's detectors and parameters, uncalibrated: the behaviour
+    before calibrated defaults). Without a preset, `signals` replaces the defaults whole, as it always
+    has."""
+
+    preset: Preset | None = None
     signals: dict[str, SignalRule] = Field(default_factory=_default_signals)
     error_threshold: float | None = Field(
         default=None, ge=0, description="regression: |prediction - label| above this is an error; else !=")
     windows: WindowConfig = Field(default_factory=WindowConfig)
     retrain: RetrainPolicy = Field(default_factory=RetrainPolicy)
     calibration: Calibration = Field(default_factory=Calibration)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_preset(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("preset") is not None:
+            given = data.get("signals") or {}
+            base = {key: rule.model_dump() for key, rule in preset_signals(data["preset"]).items()}
+            return {**data, "signals": {**base, **given}}
+        return data
 
     def rule_for(self, signal: str) -> SignalRule | None:
         """The rule of the most specific matching key, or None when nothing watches this signal."""
@@ -79,8 +127,10 @@ class ModelPolicy(_Config):
 
 
 class ModelOverride(_Config):
-    """Per-model changes on top of `defaults`; signal keys merge, other fields replace."""
+    """Per-model changes on top of `defaults`; signal keys merge, other fields replace. With a `preset`,
+    the signals merge over that preset's rules instead of the defaults'."""
 
+    preset: Preset | None = None
     signals: dict[str, SignalRule] = Field(default_factory=dict)
     error_threshold: float | None = Field(default=None, ge=0)
     windows: WindowConfig | None = None
@@ -98,7 +148,8 @@ class MonitoringConfig(_Config):
         override = self.models.get(model_id)
         if override is None:
             return self.defaults
-        update: dict[str, Any] = {"signals": {**self.defaults.signals, **override.signals}}
+        base = self.defaults.signals if override.preset is None else preset_signals(override.preset)
+        update: dict[str, Any] = {"signals": {**base, **override.signals}}
         for name in ("error_threshold", "windows", "retrain", "calibration"):
             value = getattr(override, name)
             if value is not None:
@@ -107,6 +158,11 @@ class MonitoringConfig(_Config):
 
     def knows(self, model_id: str) -> bool:
         return self.allowed_models is None or model_id in self.allowed_models
+
+
+def river_config() -> MonitoringConfig:
+    """The `river` preset for every model (as examples/river.toml): river's detectors, uncalibrated."""
+    return MonitoringConfig(defaults=ModelPolicy(preset="river"))
 
 
 class ConfigError(ValueError):

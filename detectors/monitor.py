@@ -18,11 +18,22 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict
 
-from detectors.base import DRIFT, NONE, WARNING, DriftDetector
-from detectors.calibration import calibrated
+from detectors.adwin import AdwinParams
+from detectors.base import DRIFT, NONE, WARNING, DetectorParams, DriftDetector
+from detectors.calibration import Reference, ScoreTransform, calibrated, needs_values, signal_false_alarm_rate
 from detectors.config import ModelPolicy, SignalRule
+from detectors.rate_cusum import RateCusumParams
 from detectors.registry import build_detector
-from detectors.signals import ERROR, PREDICTION, error_bit, feature_signal, kind_of, numeric
+from detectors.signals import (
+    ERROR,
+    PREDICTION,
+    error_bit,
+    feature_signal,
+    is_missing_signal,
+    kind_of,
+    missing_signal,
+    numeric,
+)
 from detectors.windows import SignalWindows, WindowStats
 from schemas.events import (
     AlertKind,
@@ -40,7 +51,7 @@ from schemas.events import (
 from schemas.types import FeatureValue, Target
 
 Clock = Callable[[], float]
-CALIBRATED_TYPES = frozenset({"adwin", "page_hinkley"})
+CALIBRATED_TYPES = frozenset({"adwin", "page_hinkley", "rate_cusum"})
 CHECKPOINT_EVERY = 64
 """Updates between the detector-statistics checkpoints that alert evidence reports as `before`.
 
@@ -103,6 +114,8 @@ class DetectorSlot:
     drifts: int = 0
     warnings: int = 0
     awaiting_calibration: bool = False
+    transform: ScoreTransform | None = None
+    """What the detector is fed instead of raw values (a calibrated ADWIN: normal scores)."""
 
     def checkpoint(self) -> dict[str, float]:
         """The detector's statistics at its last checkpoint, and the event index they were taken at."""
@@ -113,21 +126,22 @@ class SignalMonitor:
     """All detectors and windows of one signal of one model."""
 
     def __init__(self, signal: str, rule: SignalRule, policy: ModelPolicy,
-                 reference: ReferenceStats | None = None) -> None:
+                 reference: ReferenceStats | None = None, false_alarm_rate: float | None = None) -> None:
         self.signal = signal
         self.rule = rule
         self.policy = policy
         self.kind = kind_of(signal)
         self.updates = 0
         self.slots = [DetectorSlot(build_detector(p)) for p in rule.detectors]
-        needs_reference = rule.calibrate and any(p.type in CALIBRATED_TYPES for p in rule.detectors)
-        self.windows = SignalWindows(signal, policy.windows) if policy.windows.enabled or needs_reference else None
-        if needs_reference:
-            if reference is not None:
-                self._calibrate(reference.mean, reference.std, replay=np.empty(0))
-            else:
-                for slot in self.slots:
-                    slot.awaiting_calibration = slot.detector.params.type in CALIBRATED_TYPES
+        waiting = [slot for slot in self.slots if _wants_reference(slot.detector.params, rule)]
+        self.false_alarm_rate = (false_alarm_rate if false_alarm_rate is not None
+                                 else policy.calibration.target_false_alarm_rate) / max(len(waiting), 1)
+        self.publish_windows = policy.windows.enabled and not is_missing_signal(signal)
+        self.windows = SignalWindows(signal, policy.windows) if self.publish_windows or waiting else None
+        for slot in waiting:
+            slot.awaiting_calibration = True
+        if reference is not None and waiting:
+            self._calibrate(Reference(reference.mean, reference.std), replay=np.empty(0))
 
     def update(self, values: npt.NDArray[np.float64], positions: npt.NDArray[np.intp], run: EventRun,
                out: MonitorOutput) -> None:
@@ -138,24 +152,25 @@ class SignalMonitor:
         start = self.updates
         self.updates += n
         indices = run.indices[positions]
-        calibrated_from: int | None = None
+        calibrated_now: list[DetectorSlot] = []
+        calibrated_from = 0
         if self.windows is not None:
             closed, completed_at = self.windows.add_many(values, indices, run.ts[positions])
-            if self.policy.windows.enabled:
+            if self.publish_windows:
                 out.windows += closed
             if completed_at is not None and any(s.awaiting_calibration for s in self.slots):
-                mean, std = self.windows.reference_mean_std()
-                self._calibrate(mean, std, replay=self.windows.reference.values())
+                reference = self.windows.reference.values()
+                calibrated_now = self._calibrate(Reference.of(reference), replay=reference)
                 calibrated_from = completed_at + 1
         for slot in self.slots:
             if slot.awaiting_calibration:
                 continue
-            begin = calibrated_from if calibrated_from is not None and slot.detector.params.type in CALIBRATED_TYPES \
-                else 0
+            begin = calibrated_from if any(slot is s for s in calibrated_now) else 0
             if begin >= n:
                 continue
             due = (-(start + begin)) % CHECKPOINT_EVERY
-            flags = slot.detector.update_many(values[begin:], due, CHECKPOINT_EVERY).flags
+            fed = values[begin:] if slot.transform is None else slot.transform(values[begin:])
+            flags = slot.detector.update_many(fed, due, CHECKPOINT_EVERY).flags
             self._raise(slot, flags, start + begin, due, indices[begin:], positions[begin:], run, out)
 
     def _raise(self, slot: DetectorSlot, flags: npt.NDArray[np.int8], updates_before: int, due: int,
@@ -192,15 +207,36 @@ class SignalMonitor:
                     out.alerts.append(self._alert(slot, Severity.WARNING, i, due, checkpoint_before, indices,
                                                   positions, run))
 
-    def _calibrate(self, mean: float, std: float, replay: npt.NDArray[np.float64]) -> None:
-        target = self.policy.calibration.target_false_alarm_rate
+    def _calibrate(self, reference: Reference, replay: npt.NDArray[np.float64]) -> list[DetectorSlot]:
+        """Calibrate the waiting detectors this reference is enough for, replay it through them, and
+        return them."""
+        done = []
         for slot in self.slots:
-            if slot.detector.params.type not in CALIBRATED_TYPES:
+            params = slot.detector.params
+            if not slot.awaiting_calibration or (needs_values(params) and reference.values is None):
                 continue
-            slot.detector = build_detector(calibrated(slot.detector.params, std, mean, target))
+            slot.detector = build_detector(calibrated(params, reference, self.false_alarm_rate))
             slot.awaiting_calibration = False
+            slot.transform = self._transform_for(slot, reference.values)
             if replay.shape[0]:
-                slot.detector.update_many(replay)
+                slot.detector.update_many(replay if slot.transform is None else slot.transform(replay))
+            done.append(slot)
+        return done
+
+    def _transform_for(self, slot: DetectorSlot, reference: npt.NDArray[np.float64] | None) -> ScoreTransform | None:
+        if not self.rule.calibrate or not isinstance(slot.detector.params, AdwinParams) or reference is None:
+            return None
+        return ScoreTransform.of(reference)
+
+    def restore_transforms(self) -> None:
+        """Rebuild what calibrated detectors are fed from the restored reference window (a snapshot keeps
+        the reference, not what was derived from it)."""
+        if self.windows is None or not self.windows.reference.full:
+            return
+        reference = self.windows.reference.values()
+        for slot in self.slots:
+            if not slot.awaiting_calibration:
+                slot.transform = self._transform_for(slot, reference)
 
     def _alert(self, slot: DetectorSlot, severity: Severity, i: int, due: int, checkpoint_before: int,
                indices: npt.NDArray[np.int64], positions: npt.NDArray[np.intp], run: EventRun) -> DriftAlert:
@@ -225,6 +261,14 @@ class SignalMonitor:
             evidence=Evidence(before={**before, "event_index": float(checkpoint_index)}, after=after),
             detected_at=0.0,
         )
+
+
+def _wants_reference(params: DetectorParams, rule: SignalRule) -> bool:
+    """Whether a detector waits for the signal's reference: calibrated ones, and a rate CUSUM given no
+    reference rates (it has nothing to compare with until then)."""
+    if isinstance(params, RateCusumParams) and not params.calibrated:
+        return True
+    return rule.calibrate and params.type in CALIBRATED_TYPES
 
 
 def _last_checkpoint(due: int, position: int) -> int | None:
@@ -264,6 +308,8 @@ class ModelMonitor:
         self.retrain = RetrainState()
         self.last_deployment_request: str | None = None
         self.retired_version: str | None = None
+        self.width = 0
+        """Features of the model's first event since its reset: how many signals share its false-alarm budget."""
         self._unwatched: set[str] = set()
 
     def observe(self, event: PredictionEvent | FeatureEvent) -> MonitorOutput:
@@ -294,16 +340,31 @@ class ModelMonitor:
                        np.fromiter((e.ts for e in kept), dtype=np.float64, count=n))
         self.event_count += n
         self.model_version = kept[-1].model_version
-        for name, (positions, values) in _feature_columns([e.features for e in kept]).items():
-            monitor = self._signal(feature_signal(name)) if positions.shape[0] else None
+        if not self.width:
+            self.width = len(kept[0].features)
+        for name, column in _feature_columns([e.features for e in kept]).items():
+            monitor = self._signal(feature_signal(name)) if column.positions.shape[0] else None
             if monitor is not None:
-                monitor.update(values, positions, run, out)
+                monitor.update(column.values, column.positions, run, out)
+            self._missing(name, column, run, out)
         predictions = [(k, e) for k, e in enumerate(kept) if isinstance(e, PredictionEvent)]
         if predictions:
             self._predictions(predictions, run, early_label, out)
         out.windows.sort(key=lambda w: (w.last_index, w.signal))
         self._finish(out)
         return out
+
+    def _missing(self, name: str, column: "FeatureColumn", run: EventRun, out: MonitorOutput) -> None:
+        """Feed the feature's missing bits: every event from the first that named it (in this run, or an
+        earlier one), 1 where its value is null or absent."""
+        signal = missing_signal(name)
+        start = 0 if signal in self.signals else column.first
+        monitor = self._signal(signal)
+        if monitor is None:
+            return
+        n = run.indices.shape[0]
+        bits = np.zeros(n - start) if column.missing is None else column.missing[start:]
+        monitor.update(bits, np.arange(start, n), run, out)
 
     def _predictions(self, predictions: list[tuple[int, PredictionEvent]], run: EventRun,
                      early_label: Callable[[str], LabelEvent | None] | None, out: MonitorOutput) -> None:
@@ -375,6 +436,7 @@ class ModelMonitor:
         self.signals = {}
         self.references = dict(deployed.reference or {})
         self.retrain = RetrainState()
+        self.width = 0
         return True
 
     def _signal(self, signal: str) -> SignalMonitor | None:
@@ -385,8 +447,15 @@ class ModelMonitor:
             if rule is None or not rule.detectors:
                 self._unwatched.add(signal)
                 return None
-            monitor = self.signals[signal] = SignalMonitor(signal, rule, self.policy, self.references.get(signal))
+            monitor = self.signals[signal] = SignalMonitor(signal, rule, self.policy, self.references.get(signal),
+                                                           self.false_alarm_share())
         return monitor
+
+    def false_alarm_share(self) -> float:
+        """One signal's share of the model's false-alarm budget (detectors/calibration.py)."""
+        calibration = self.policy.calibration
+        return signal_false_alarm_rate(calibration.target_false_alarm_rate, calibration.model_false_alarm_rate,
+                                       self.width)
 
     def _finish(self, out: MonitorOutput, *, in_event_order: bool = True) -> None:
         """Stamp the alerts and weigh them for retraining. A label column's alerts stay in label order
@@ -438,9 +507,21 @@ def _alert_order(alert: DriftAlert) -> tuple[int, int, str]:
     return alert.event_index, _KIND_ORDER.get(alert.kind, 3), alert.signal
 
 
-def _feature_columns(rows: list[dict[str, FeatureValue]]
-                     ) -> dict[str, tuple[npt.NDArray[np.intp], npt.NDArray[np.float64]]]:
-    """Each feature's numeric values and the rows they came from (categories and missing values left out).
+@dataclass(frozen=True)
+class FeatureColumn:
+    """One feature over a run: its numbers and their rows, and which rows lack a value."""
+
+    positions: npt.NDArray[np.intp]
+    values: npt.NDArray[np.float64]
+    first: int
+    """The first row that names the feature."""
+    missing: npt.NDArray[np.float64] | None
+    """1.0 at each row whose value is null or absent, over all rows; None when no row lacks one."""
+
+
+def _feature_columns(rows: list[dict[str, FeatureValue]]) -> dict[str, FeatureColumn]:
+    """Each feature's numeric values and the rows they came from (categories and missing values left out),
+    and its missing values.
 
     The common case, every row with the same feature names, is read into one table by an itemgetter
     at C speed; when numpy finds nothing but floats in it the columns are ready, else the table is cut
@@ -459,12 +540,19 @@ def _feature_columns(rows: list[dict[str, FeatureValue]]
                 if matrix.dtype == np.float64:
                     columns = matrix.reshape(n, width).T
                     everywhere = np.arange(n)
-                    return {name: (everywhere, columns[j]) for j, name in enumerate(names)}
+                    return {name: FeatureColumn(everywhere, columns[j], 0, None) for j, name in enumerate(names)}
             # categories among the numbers: inference would format every float as text, so go by column
             objects = np.array(table, dtype=object).reshape(n, width).T
-            return {name: _numeric_column(objects[j].tolist()) for j, name in enumerate(names)}
+            return {name: _column(objects[j].tolist(), 0) for j, name in enumerate(names)}
     union = dict.fromkeys(itertools.chain.from_iterable(rows))
-    return {name: _numeric_column([row.get(name) for row in rows]) for name in union}
+    return {name: _column([row.get(name) for row in rows], next(i for i, row in enumerate(rows) if name in row))
+            for name in union}
+
+
+def _column(raw: list[object], first: int) -> FeatureColumn:
+    positions, values = _numeric_column(raw)
+    gone = np.fromiter((value is None for value in raw), dtype=np.float64, count=len(raw))
+    return FeatureColumn(positions, values, first, gone if gone.any() else None)
 
 
 def _numeric_column(raw: Sequence[object]) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.float64]]:

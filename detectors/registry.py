@@ -14,15 +14,16 @@ from detectors.ks import Ks, KsParams
 from detectors.kswin import Kswin, KswinParams
 from detectors.page_hinkley import PageHinkley, PageHinkleyParams
 from detectors.psi import Psi, PsiParams
+from detectors.rate_cusum import RateCusum, RateCusumParams
 
 AnyDetectorParams = Annotated[
     AdwinParams | PageHinkleyParams | KswinParams | DdmParams | EddmParams | HddmAParams | HddmWParams
-    | PsiParams | KsParams,
+    | PsiParams | KsParams | RateCusumParams,
     Field(discriminator="type"),
 ]
 
 DETECTORS: dict[str, type[DriftDetector]] = {  # type: ignore[type-arg]
-    cls.name: cls for cls in (Adwin, PageHinkley, Kswin, Ddm, Eddm, HddmA, HddmW, Psi, Ks)
+    cls.name: cls for cls in (Adwin, PageHinkley, Kswin, Ddm, Eddm, HddmA, HddmW, Psi, Ks, RateCusum)
 }
 
 

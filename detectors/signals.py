@@ -5,10 +5,20 @@ from schemas.events import AlertKind
 PREDICTION = "prediction"
 ERROR = "error"
 FEATURE_PREFIX = "feature:"
+MISSING_PREFIX = "missing:"
 
 
 def feature_signal(name: str) -> str:
     return f"{FEATURE_PREFIX}{name}"
+
+
+def missing_signal(name: str) -> str:
+    """The 0/1 signal of a feature's value being null or absent (1) in an event of its model."""
+    return f"{MISSING_PREFIX}{name}"
+
+
+def is_missing_signal(signal: str) -> bool:
+    return signal.startswith(MISSING_PREFIX)
 
 
 def kind_of(signal: str) -> AlertKind:

@@ -8,11 +8,13 @@ KSWIN and the window tests, still Python objects, go through a restricted unpick
 (detectors/safe_pickle.py). The JSON part also carries each detector's statistics, so
 `driftline status` can show state without rebuilding detectors.
 
-`format` is 3: as 2 (the compiled engine), but ADWIN saves only the levels of its histogram in
-use, which made a W1 model's snapshot five times cheaper to write; format-2 snapshots are read. A
+`format` is 4: as 3, with the model's width (how many signals share its false-alarm budget) and the
+rate CUSUM detector of the calibrated defaults. Format 3 was as 2 (the compiled engine), but ADWIN
+saves only the levels of its histogram in use, which made a W1 model's snapshot five times cheaper
+to write; format-2 and -3 snapshots are read. A
 format-1 snapshot (river objects, pickled) cannot be turned into kernel state, so it is refused
 with its reason; the worker then starts the model afresh and raises the `state`/`snapshot` system
-alert. A version before format 3 refuses a format-3 snapshot the same way ("written by a newer
+alert. A version before format 4 refuses a format-4 snapshot the same way ("written by a newer
 driftline").
 
 A signal whose rule in the current config differs from the one in the snapshot starts afresh:
@@ -92,13 +94,14 @@ class RetrainStateModel(_State):
     requests: int = 0
 
 
-FORMAT: Literal[3] = 3
-READABLE = (2, 3)
-"""Format 3 saves ADWIN's used levels only; a format-2 snapshot (full arrays) still loads."""
+FORMAT: Literal[4] = 4
+READABLE = (2, 3, 4)
+"""Format 4 adds the model's width (its false-alarm budget's split) and the rate CUSUM detector; format 3
+saves ADWIN's used levels only; format-2 and -3 snapshots still load."""
 
 
 class MonitorState(_State):
-    format: Literal[2, 3] = FORMAT
+    format: Literal[2, 3, 4] = FORMAT
     model_id: str
     model_version: str
     generation: int
@@ -108,6 +111,7 @@ class MonitorState(_State):
     retrain: RetrainStateModel
     last_deployment_request: str | None = None
     retired_version: str | None = None
+    width: int = 0
 
 
 def monitor_state(monitor: ModelMonitor) -> MonitorState:
@@ -126,6 +130,7 @@ def monitor_state(monitor: ModelMonitor) -> MonitorState:
         ),
         last_deployment_request=monitor.last_deployment_request,
         retired_version=monitor.retired_version,
+        width=monitor.width,
     )
 
 
@@ -169,6 +174,7 @@ def restore_monitor(state: MonitorState, policy: ModelPolicy, *, clock: Clock | 
     monitor.references = dict(state.references)
     monitor.last_deployment_request = state.last_deployment_request
     monitor.retired_version = state.retired_version
+    monitor.width = state.width
     monitor.retrain = RetrainState(
         recent=[DriftRecord(r.signal, r.alert_id, r.ts) for r in state.retrain.recent],
         last_request_ts=state.retrain.last_request_ts,
@@ -178,12 +184,12 @@ def restore_monitor(state: MonitorState, policy: ModelPolicy, *, clock: Clock | 
     for saved in state.signals:
         if policy.rule_for(saved.signal) != saved.rule:
             continue
-        monitor.signals[saved.signal] = _restore_signal(saved, policy)
+        monitor.signals[saved.signal] = _restore_signal(saved, policy, monitor.false_alarm_share())
     return monitor
 
 
-def _restore_signal(saved: SignalState, policy: ModelPolicy) -> SignalMonitor:
-    signal = SignalMonitor(saved.signal, saved.rule, policy)
+def _restore_signal(saved: SignalState, policy: ModelPolicy, false_alarm_rate: float) -> SignalMonitor:
+    signal = SignalMonitor(saved.signal, saved.rule, policy, false_alarm_rate=false_alarm_rate)
     signal.updates = saved.updates
     slots = []
     for s in saved.slots:
@@ -203,6 +209,7 @@ def _restore_signal(saved: SignalState, policy: ModelPolicy) -> SignalMonitor:
         w = saved.windows
         windows.restore(w.reference, w.current, w.first_index, w.from_ts)
         signal.windows = windows
+    signal.restore_transforms()
     return signal
 
 

@@ -2,11 +2,12 @@
 
 A live service (a river HoeffdingTree pretrained on Agrawal's concept 0) logs every prediction with
 its label through the producer SDK. Half-way, the concept changes (Agrawal function 0 -> 4), so the
-error rate jumps. The worker's DDM on the error signal raises a drift alert and a retrain request;
-the reference trainer retrains on the labelled examples seen since the alert and announces version
-2; the worker resets that model's detectors, and the service swaps models when the deployment
-arrives. Every piece is the one a user would run: `driftline worker` as a child process, the SDK's
-Subscriber and Trainer, and the reference trainer's Redis example store.
+error rate jumps. The worker's error detector (a rate CUSUM against the reference error rate)
+raises a drift alert and a retrain request; the reference trainer retrains on the labelled
+examples seen since the alert and announces version 2; the worker resets that model's detectors,
+and the service swaps models when the deployment arrives. Every piece is the one a user would
+run: `driftline worker` as a child process, the SDK's Subscriber and Trainer, and the reference
+trainer's Redis example store.
 """
 
 import queue

@@ -35,7 +35,7 @@ def plot_timeline(errors: Sequence[int], alerts: Sequence[DriftAlert], position:
         2, 1, sharex=True, figsize=(11, 5.5), gridspec_kw={"height_ratios": [3, max(1, len(signals)) * 0.35 + 0.6]})
     rate = rolling_mean(errors, window)
     rate_axis.plot(np.arange(rate.size), rate, color="tab:blue", linewidth=1.2,
-                   label=f"error rate, rolling {window} (the `error` signal, watched by DDM)")
+                   label=f"error rate, rolling {window} (the `error` signal)")
     rate_axis.set_ylim(0, max(float(rate.max()) if rate.size else 0.0, 0.1) * 1.1)
     rate_axis.set_ylabel("error rate")
     rate_axis.set_title(title)

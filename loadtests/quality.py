@@ -30,7 +30,7 @@ from river.drift import binary
 
 from detectors.config import MonitoringConfig
 from detectors.monitor import ModelMonitor
-from detectors.signals import ERROR, PREDICTION, feature_signal
+from detectors.signals import ERROR, PREDICTION, feature_signal, missing_signal
 from schemas import PredictionEvent, Severity
 
 RESULTS = Path(__file__).parent / "results"
@@ -175,7 +175,7 @@ def scenarios(scale: float) -> list[Scenario]:
         Scenario("gradual +1 sigma over 2,000", gradual, change, at, x),
         Scenario("variance x2", variance_doubles, change, at, x),
         Scenario("categorical mix", category_mix, change, at, plan),
-        Scenario("null rate 1% -> 30%", null_rate, change, at, feature_signal("x") + ":missing"),
+        Scenario("null rate 1% -> 30%", null_rate, change, at, missing_signal("x")),
         Scenario("error 10% -> 20%", error_rises(0.2), change, at, ERROR),
         Scenario("error 10% -> 40%", error_rises(0.4), change, at, ERROR),
         Scenario("numeric prediction shift", prediction_shift, change, at, PREDICTION),

@@ -34,7 +34,7 @@ def test_the_demo_closes_the_loop_and_draws_the_timeline(broker: EmbeddedBroker,
                 for line in printed.splitlines() if line.strip().startswith("accuracy")}
     assert accuracy["before drift"] > 0.9 and accuracy["after drift"] < 0.7, printed
     assert accuracy["after retraining"] > accuracy["after drift"] + 0.15, printed
-    assert "ALERT     drift   error (ddm)" in printed and "RETRAIN   request" in printed, printed
+    assert "ALERT     drift   error (rate_cusum)" in printed and "RETRAIN   request" in printed, printed
     assert "DEPLOYED  version 2" in printed and "detectors reset 1 time(s)" in printed, printed
     assert (tmp_path / "drift_timeline.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert (tmp_path / "models").is_dir() and (tmp_path / "worker.log").stat().st_size > 0

@@ -29,7 +29,7 @@ pytestmark = pytest.mark.integration
 
 
 def river_stream_events(model_id: str) -> list[PredictionEvent]:
-    """river's two-regime stream as one feature and the prediction: ADWIN at 1023, Page-Hinkley at 1006."""
+    """river's two-regime stream as one feature and the prediction; the values jump at event 1000."""
     return [PredictionEvent(model_id=model_id, model_version="1", event_id=f"e{i}", ts=float(i),
                             features={"x": v}, prediction=v) for i, v in enumerate(two_regimes())]
 
@@ -52,9 +52,10 @@ def test_a_stream_through_kafka_raises_the_alerts_the_backtest_raises(live_worke
     errors = labelled_predictions(error_bits(), model_id=errors_model)
     expected_values = run_backtest(values, MonitoringConfig()).alerts
     expected_errors = run_backtest(errors, MonitoringConfig()).alerts
-    assert {(a.signal, a.event_index) for a in expected_values if a.severity == "drift"} == {
-        ("feature:x", 1023), ("prediction", 1006)}
-    assert ("error", 1334) in {(a.signal, a.event_index) for a in expected_errors if a.severity == "drift"}
+    assert {a.signal for a in expected_values if a.severity == "drift"} == {"feature:x", "prediction"}
+    assert all(1_000 <= a.event_index < 1_100 for a in expected_values)  # zero-config: no false alarm before
+    assert [a.signal for a in expected_errors if a.severity == "drift"] == ["error"]
+    assert all(1_000 <= a.event_index < 1_400 for a in expected_errors)
 
     produce(settings, settings.topics.predictions, values, batch=50)
     produce(settings, settings.topics.predictions, errors, batch=1)

@@ -12,12 +12,14 @@ import pyarrow.parquet as pq
 import pytest
 from river.datasets import synth
 
-from detectors.config import MonitoringConfig
+from detectors.config import MonitoringConfig, river_config
 from driftline.backtest import backtest_file, run_backtest
 from driftline.cli import main
 from driftline.event_files import BadRecord, read_events
 from schemas import DriftAlert, PredictionEvent
 from tests.streams import two_regimes
+
+RIVER_FILE = Path(__file__).resolve().parents[2] / "examples" / "river.toml"
 
 ROWS = [{"model_id": "m", "model_version": "1", "event_id": f"e{i}", "ts": float(i), "x": v, "prediction": v}
         for i, v in enumerate(two_regimes())]
@@ -51,7 +53,7 @@ def signature(alerts: list[DriftAlert]) -> list[tuple[str, str, int]]:
 @pytest.mark.parametrize("writer", [write_jsonl, write_csv, write_parquet])
 def test_every_file_format_gives_the_river_reference_alerts(writer, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     path = writer(tmp_path / f"events.{writer.__name__.removeprefix('write_')}")
-    result = backtest_file(path, MonitoringConfig())
+    result = backtest_file(path, river_config())
     assert signature(result.alerts) == [("prediction", "page_hinkley", 1006), ("feature:x", "adwin", 1023)]
     assert result.events == 2000 and result.bad_records == []
 
@@ -72,7 +74,7 @@ def test_invalid_lines_are_reported_with_their_location_and_the_rest_is_processe
 def test_cli_writes_one_alert_per_line_and_prints_a_summary(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     source = write_csv(tmp_path / "events.csv")
     out = tmp_path / "alerts.jsonl"
-    assert main(["backtest", str(source), "--out", str(out)]) == 0
+    assert main(["backtest", str(source), "--out", str(out), "--config", str(RIVER_FILE)]) == 0
     alerts = [DriftAlert.model_validate_json(line) for line in out.read_text().splitlines()]
     assert signature(alerts) == [("prediction", "page_hinkley", 1006), ("feature:x", "adwin", 1023)]
     printed = capsys.readouterr().out
@@ -90,8 +92,8 @@ MAX_DELAY = 1_000
 
 def test_concept_drift_in_a_river_synth_stream_is_found_within_the_stated_delay() -> None:
     """SEA's decision threshold moves from 8 to 9.5 at event 5000; a model that learned the old rule
-    starts erring. DDM on the error signal must fire after the drift and within 1000 events, and
-    a retrain request must follow."""
+    starts erring. The zero-config error detector (a rate CUSUM against the reference error rate) must
+    fire after the drift and within 1000 events, and a retrain request must follow."""
     stream = synth.ConceptDriftStream(stream=synth.SEA(variant=0, noise=0.1, seed=1),
                                       drift_stream=synth.SEA(variant=3, noise=0.1, seed=1),
                                       position=POSITION, width=50, seed=1)
@@ -113,7 +115,7 @@ def test_the_first_run_says_it_is_compiling_and_later_runs_load_the_kernels(tmp_
     env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "numba-cache")}
     command = [sys.executable, "-m", "driftline.cli", "backtest", str(events), "--out", str(tmp_path / "alerts.jsonl")]
     first = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300, check=True)
-    assert "compiling 4 kernels, detectors and window statistics (first run only" in first.stderr
+    assert "compiling 3 kernels, detectors and window statistics (first run only" in first.stderr
     second = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300, check=True)
     assert "compiling" not in second.stderr
     assert second.stdout == first.stdout and "alerts written to" in second.stdout

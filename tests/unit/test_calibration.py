@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from detectors.config import ModelPolicy, SignalRule
+from detectors.config import ModelPolicy, MonitoringConfig, SignalRule
 from detectors.monitor import ModelMonitor
 from detectors.page_hinkley import PageHinkleyParams
-from schemas import FeatureEvent
+from schemas import FeatureEvent, PredictionEvent
 
 N = 200_000
 
@@ -43,3 +43,61 @@ def test_calibration_is_scale_free_and_still_detects_a_one_sigma_shift() -> None
     alarms = drift_alerts(values, calibrate=True)
     assert len(alarms) == 1
     assert 20_000 <= alarms[0] < 20_200
+
+
+def zero_config_drifts(features: dict[str, list[float | None]], predictions: list[float] | None = None,
+                       labels: list[float] | None = None) -> list[tuple[str, int]]:
+    """Drift alerts (signal, event index) of the zero-config defaults over one model's stream."""
+    n = len(next(iter(features.values())))
+    monitor = ModelMonitor("m", MonitoringConfig().defaults)
+    names = list(features)
+    events = [PredictionEvent.model_construct(
+        model_id="m", model_version="1", event_id=str(i), ts=float(i),
+        features={name: features[name][i] for name in names},
+        prediction=predictions[i] if predictions is not None else 0.0,
+        label=labels[i] if labels is not None else None) for i in range(n)]
+    found = []
+    for start in range(0, n, 500):
+        found += [(a.signal, a.event_index) for a in monitor.observe_many(events[start : start + 500]).alerts
+                  if a.severity == "drift"]
+    return found
+
+
+def test_zero_config_is_quiet_on_heavy_tailed_discrete_and_binary_streams_at_any_scale() -> None:
+    rng = np.random.default_rng(11)
+    n = 60_000
+    features: dict[str, list[float | None]] = {
+        "lognormal": (rng.lognormal(size=n) * 1e4).tolist(),
+        "student_t3": rng.standard_t(3, size=n).tolist(),
+        "poisson": rng.poisson(3.0, size=n).astype(float).tolist(),
+        "flag": (rng.random(n) < 0.03).astype(float).tolist(),
+        "sometimes_null": [None if gone else 1.0 for gone in rng.random(n) < 0.02],
+    }
+    predictions = (100.0 + 10.0 * rng.normal(size=n)).tolist()
+    assert zero_config_drifts(features, predictions) == []
+
+
+def changed(n: int, at: int, before: np.ndarray, after: np.ndarray) -> list[float | None]:
+    return np.where(np.arange(n) >= at, after, before).tolist()
+
+
+def first_after(found: list[tuple[str, int]], signal: str, at: int) -> int | None:
+    hits = [i for s, i in found if s == signal and i >= at]
+    return hits[0] - at if hits else None
+
+
+def test_zero_config_finds_a_variance_change_a_null_rate_rise_and_an_error_rise() -> None:
+    rng = np.random.default_rng(12)
+    n, at = 12_000, 6_000
+    x = changed(n, at, rng.normal(size=n), rng.normal(size=n) * 2 ** 0.5)
+    nulls = [None if gone else v for v, gone in zip(rng.normal(size=n).tolist(),
+                                                     changed(n, at, rng.random(n) < 0.01, rng.random(n) < 0.3),
+                                                     strict=True)]
+    labels = rng.integers(0, 2, size=n).astype(float)
+    wrong = np.asarray(changed(n, at, rng.random(n) < 0.1, rng.random(n) < 0.4), dtype=bool)
+    found = zero_config_drifts({"x": x, "y": nulls}, np.where(wrong, 1 - labels, labels).tolist(), labels.tolist())
+    assert all(i >= at for _, i in found), found
+    delay = {signal: first_after(found, signal, at) for signal in ("feature:x", "missing:y", "error")}
+    assert delay["feature:x"] is not None and delay["feature:x"] <= 1_000, delay
+    assert delay["missing:y"] is not None and delay["missing:y"] <= 500, delay
+    assert delay["error"] is not None and delay["error"] <= 300, delay

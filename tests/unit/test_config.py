@@ -4,19 +4,42 @@ from pathlib import Path
 
 import pytest
 
-from detectors.config import ConfigError, MonitoringConfig, load_config
+from detectors.config import ConfigError, ModelPolicy, MonitoringConfig, load_config
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
-def test_no_file_means_the_zero_config_defaults() -> None:
+def watches(policy: ModelPolicy, signal: str) -> list[str]:
+    rule = policy.rule_for(signal)
+    assert rule is not None
+    return [getattr(d, "watch", d.type) for d in rule.detectors]
+
+
+def test_no_file_means_the_calibrated_zero_config_defaults() -> None:
     policy = load_config(None).policy_for("any-model")
-    assert [d.type for d in policy.rule_for("feature:age").detectors] == ["adwin"]  # type: ignore[union-attr]
-    assert [d.type for d in policy.rule_for("prediction").detectors] == ["page_hinkley"]  # type: ignore[union-attr]
-    assert [d.type for d in policy.rule_for("error").detectors] == ["ddm"]  # type: ignore[union-attr]
+    assert watches(policy, "feature:age") == ["location", "spread", "adwin"]
+    assert watches(policy, "prediction") == ["location", "spread", "adwin"]
+    assert watches(policy, "missing:age") == ["rate"]
+    assert watches(policy, "error") == ["rate"]
+    assert all(policy.rule_for(s).calibrate for s in ("feature:age", "prediction", "missing:age", "error"))  # type: ignore[union-attr]
 
 
-@pytest.mark.parametrize("name", ["monitoring.toml", "monitoring.yaml"])
+def test_the_river_preset_keeps_the_old_defaults_and_rules_merge_over_a_preset(tmp_path: Path) -> None:
+    policy = load_config(EXAMPLES / "river.toml").policy_for("any-model")
+    assert watches(policy, "feature:age") == ["adwin"]
+    assert watches(policy, "prediction") == ["page_hinkley"]
+    assert watches(policy, "error") == ["ddm"]
+    assert watches(policy, "missing:age") == []
+    path = tmp_path / "c.toml"
+    path.write_text('[defaults]\npreset = "river"\n[defaults.signals.error]\ndetectors = [{ type = "eddm" }]\n'
+                    '[models.m]\npreset = "calibrated"\n')
+    config = load_config(path)
+    assert watches(config.policy_for("other"), "error") == ["eddm"]
+    assert watches(config.policy_for("other"), "feature:age") == ["adwin"]
+    assert watches(config.policy_for("m"), "feature:age") == ["location", "spread", "adwin"]
+
+
+@pytest.mark.parametrize("name", ["monitoring.toml", "monitoring.yaml", "river.toml"])
 def test_example_configs_load(name: str) -> None:
     assert isinstance(load_config(EXAMPLES / name), MonitoringConfig)
 

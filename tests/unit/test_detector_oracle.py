@@ -8,7 +8,7 @@ import pytest
 from pydantic import TypeAdapter
 from river import drift
 
-from detectors.config import ModelPolicy, MonitoringConfig, SignalRule
+from detectors.config import ModelPolicy, SignalRule, river_config
 from detectors.fleet import InMemoryLabelBuffer, MonitorFleet
 from detectors.monitor import ModelMonitor
 from detectors.registry import AnyDetectorParams
@@ -91,9 +91,9 @@ def test_ddm_on_random_error_streams_alerts_at_the_same_indices(seed: int) -> No
     assert error_alert_indices({"type": "ddm"}, bits) == river_indices(drift.binary.DDM(), bits)
 
 
-def test_zero_config_defaults_watch_features_prediction_and_error() -> None:
+def test_the_river_preset_gives_rivers_alerts() -> None:
     values = two_regimes()
-    fleet = MonitorFleet(MonitoringConfig(), InMemoryLabelBuffer(3600))
+    fleet = MonitorFleet(river_config(), InMemoryLabelBuffer(3600))
     alerts = []
     for event in feature_events(values):
         alerts += fleet.handle(event).alerts

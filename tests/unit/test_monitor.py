@@ -21,7 +21,7 @@ def test_categorical_and_missing_features_are_not_fed_to_numeric_detectors() -> 
     monitor = ModelMonitor("m", MonitoringConfig().defaults)
     monitor.observe(FeatureEvent(model_id="m", model_version="1", event_id="e", ts=1.0,
                                  features={"n": 1.0, "plan": "pro", "gone": None}))
-    assert set(monitor.signals) == {"feature:n"}
+    assert set(monitor.signals) == {"feature:n", "missing:n", "missing:plan", "missing:gone"}
     assert monitor.event_count == 1
 
 
@@ -167,3 +167,17 @@ def test_a_redelivered_deployment_for_the_same_request_does_not_reset_again() ->
         monitor.observe(event)
     assert monitor.reset(deployed) is False
     assert monitor.event_count == 50 and monitor.generation == 1
+
+
+def test_a_missing_signal_counts_nulls_and_absent_keys_from_the_features_first_appearance() -> None:
+    monitor = ModelMonitor("m", MonitoringConfig().defaults)
+    rows: list[dict[str, float | str | None]] = [{"a": 1.0}, {"a": 2.0, "b": None}, {"a": 3.0, "b": 4.0}, {"a": None}]
+    events = [FeatureEvent(model_id="m", model_version="1", event_id=f"e{i}", ts=float(i), features=row)
+              for i, row in enumerate(rows)]
+    monitor.observe_many(events[:2])
+    monitor.observe_many(events[2:])
+    missing_a, missing_b = monitor.signals["missing:a"], monitor.signals["missing:b"]
+    assert missing_a.updates == 4 and missing_b.updates == 3  # b is watched from event 1, where it first appears
+    assert missing_a.windows is not None and missing_b.windows is not None
+    assert missing_a.windows.reference.values().tolist() == [0.0, 0.0, 0.0, 1.0]
+    assert missing_b.windows.reference.values().tolist() == [1.0, 0.0, 1.0]

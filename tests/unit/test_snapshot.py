@@ -8,7 +8,7 @@ import zlib
 import numpy as np
 import pytest
 
-from detectors.config import ModelPolicy, MonitoringConfig, SignalRule
+from detectors.config import ModelPolicy, MonitoringConfig, SignalRule, river_config
 from detectors.ddm import DdmParams
 from detectors.kswin import KswinParams
 from detectors.monitor import ModelMonitor
@@ -121,7 +121,7 @@ def test_a_format_1_snapshot_is_refused_with_its_reason() -> None:
     """Format 1 held pickled river detectors; the compiled engine cannot load them and says so."""
     monitor = ModelMonitor("m", MonitoringConfig().defaults)
     monitor.observe(w1_events(1)[0])
-    text = open_snapshot(encode_snapshot(monitor, KEY), KEY).model_dump_json().replace('"format":3', '"format":1')
+    text = open_snapshot(encode_snapshot(monitor, KEY), KEY).model_dump_json().replace('"format":4', '"format":1')
     payload = zlib.compress(text.encode())
     old = MAGIC + hmac.new(KEY, payload, hashlib.sha256).digest() + payload
     with pytest.raises(SnapshotError, match="format 1 holds pickled river detectors"):
@@ -171,7 +171,7 @@ def test_adwin_saves_only_the_levels_it_uses_and_comes_back_bit_identical() -> N
 
 def test_a_format_2_snapshot_with_full_adwin_arrays_still_loads() -> None:
     events = w1_events(3_000)
-    monitor = ModelMonitor("m", MonitoringConfig().defaults)
+    monitor = ModelMonitor("m", river_config().defaults)  # ADWIN first on each feature, as format 2 saved it
     monitor.observe_many(events)
     state = open_snapshot(encode_snapshot(monitor, KEY), KEY)
     for signal in state.signals:

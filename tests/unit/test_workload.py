@@ -4,7 +4,7 @@ from collections import Counter
 
 import numpy as np
 
-from detectors.config import MonitoringConfig
+from detectors.config import river_config
 from detectors.monitor import ModelMonitor
 from loadtests.loadgen import build_messages
 from loadtests.workload import Workload, envelope
@@ -26,8 +26,8 @@ def test_three_features_shift_by_one_sigma_and_errors_rise_at_the_shift() -> Non
     assert abs(errors[:10_000].mean() - 0.1) < 0.02 and abs(errors[10_000:].mean() - 0.4) < 0.02
 
 
-def test_an_event_is_twelve_detector_updates_and_envelopes_decode() -> None:
-    monitor = ModelMonitor("w1", MonitoringConfig().defaults)
+def test_an_event_is_twelve_river_detector_updates_and_envelopes_decode() -> None:
+    monitor = ModelMonitor("w1", river_config().defaults)
     events = Workload.w1(10).validated()
     for event in events:
         monitor.observe(event)
