@@ -5,6 +5,7 @@ import signal
 import uuid
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from detectors.config import MonitoringConfig
@@ -173,3 +174,30 @@ def test_malformed_messages_are_dead_lettered_and_every_valid_event_is_processed
                     and b"in-batch-bad" in d.payload()]  # type: ignore[attr-defined]
     assert len(batch_letter) == 1 and "batch[1]" in batch_letter[0].detail  # type: ignore[attr-defined]
     assert len(letters) == len(bad) + 1
+
+
+def test_the_zero_config_signals_raise_the_same_alerts_live_as_in_the_backtest(live_worker: WorkerProcess,
+                                                                              model_id: str) -> None:
+    """Variance, null rate and error rate change at event 2000: the calibrated defaults' spread,
+    missing and error detectors fire after it, nothing before, and the worker equals the backtest."""
+    settings = live_worker.settings
+    rng = np.random.default_rng(5)
+    n, at = 4_000, 2_000
+    events = []
+    for i in range(n):
+        after = i >= at
+        label = float(rng.integers(0, 2))
+        wrong = rng.random() < (0.4 if after else 0.1)
+        features: dict[str, float | None] = {
+            "x": float(rng.normal() * (2 ** 0.5 if after else 1.0)),
+            "y": None if rng.random() < (0.3 if after else 0.01) else float(rng.normal())}
+        events.append(PredictionEvent(model_id=model_id, model_version="1", event_id=f"e{i}", ts=float(i),
+                                      features=features, prediction=1.0 - label if wrong else label, label=label))
+    expected = run_backtest(events, MonitoringConfig()).alerts
+    assert {"feature:x", "missing:y", "error"} <= {a.signal for a in expected if a.severity == "drift"}
+    assert all(a.event_index >= at for a in expected), "a false alarm before the change"
+
+    produce(settings, settings.topics.predictions, events, batch=100)
+    live = alerts_of(settings, model_id, len(expected))
+    assert signature(live) == signature(expected)
+    assert {a.alert_id for a in live} == {a.alert_id for a in expected}
