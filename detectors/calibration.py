@@ -114,6 +114,8 @@ def _rate_cusum(params: RateCusumParams, values: Floats, false_alarm_rate: float
     threshold = math.log(params.statistics_count() / false_alarm_rate)
     if params.watch == "location":
         return _location(params, values, threshold)
+    if params.watch == "categories":
+        return _categories(params, values, false_alarm_rate)
     sets = WATCHED_SETS[params.watch]
     edges: list[float] = []
     if params.watch == "spread":
@@ -139,6 +141,18 @@ def reference_cells(values: Floats, quantiles: Floats | tuple[float, ...]) -> tu
     counts = np.bincount(np.searchsorted(edges, values, side="right"), minlength=edges.size + 1) + 0.5
     shares: Floats = counts / counts.sum()
     return edges, shares
+
+
+def _categories(params: RateCusumParams, codes: Floats, false_alarm_rate: float) -> RateCusumParams:
+    """One cell per category code the reference holds and one after them for categories it never had;
+    each cell's share at its upper Wilson bound."""
+    cells = int(codes.max()) + 2
+    counts = np.bincount(codes.astype(np.int64), minlength=cells)
+    return RateCusumParams.model_validate({
+        **params.model_dump(),
+        "rates": [wilson_upper(int(count), codes.size, REFERENCE_Z) for count in counts.tolist()],
+        "threshold": math.log(cells / false_alarm_rate),
+    })
 
 
 def _location(params: RateCusumParams, values: Floats, threshold: float) -> RateCusumParams:

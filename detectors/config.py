@@ -2,9 +2,9 @@
 
 With no file at all, every model is monitored with DESIGN.md's defaults, each calibrated on the
 model's own reference window for at most one false drift alert per 100,000 events per model
-(detectors/calibration.py): ADWIN (the mean) and a rate CUSUM on the tails and middle (the spread)
-of each numeric feature, a rate CUSUM on each feature's missing-value bit, Page-Hinkley on a numeric
-prediction, and a rate CUSUM on the error bit against the reference error rate. A TOML or YAML file
+(detectors/calibration.py): rate CUSUMs on the location and spread of each numeric feature and a
+numeric prediction, with ADWIN on their normal scores; on each categorical feature's mix; on each
+feature's missing-value bit; and on the error bit against the reference error rate. A TOML or YAML file
 overrides them under `defaults` (every model) and `models.<model_id>` (one model). Signal keys are
 exact names (`feature:age`) or shell patterns (`feature:*`); the most specific key wins.
 """
@@ -64,6 +64,7 @@ _NUMERIC: list[AnyDetectorParams] = [RateCusumParams(watch="location"), RateCusu
 def _default_signals() -> dict[str, SignalRule]:
     return {
         "feature:*": SignalRule(detectors=_NUMERIC, calibrate=True),
+        "category:*": SignalRule(detectors=[RateCusumParams(watch="categories")], calibrate=True),
         "missing:*": SignalRule(detectors=[RateCusumParams(watch="rate")], calibrate=True),
         "prediction": SignalRule(detectors=_NUMERIC, calibrate=True),
         # against the reference error rate, not DDM's lowest rate so far: that minimum is noise over the
@@ -78,6 +79,7 @@ def river_defaults() -> dict[str, SignalRule]:
     labels), for comparing with river or keeping the old behaviour."""
     return {
         "feature:*": SignalRule(detectors=[AdwinParams()]),
+        "category:*": SignalRule(detectors=[]),
         "missing:*": SignalRule(detectors=[]),
         "prediction": SignalRule(detectors=[PageHinkleyParams()]),
         "error": SignalRule(detectors=[DdmParams()], warmup=200),

@@ -27,8 +27,10 @@ from detectors.registry import build_detector
 from detectors.signals import (
     ERROR,
     PREDICTION,
+    category_signal,
     error_bit,
     feature_signal,
+    is_category_signal,
     is_missing_signal,
     kind_of,
     missing_signal,
@@ -52,6 +54,8 @@ from schemas.types import FeatureValue, Target
 
 Clock = Callable[[], float]
 CALIBRATED_TYPES = frozenset({"adwin", "page_hinkley", "rate_cusum"})
+MAX_CATEGORIES = 64
+"""Distinct categories a signal learns from its reference; more, and later unknown ones, share one code."""
 CHECKPOINT_EVERY = 64
 """Updates between the detector-statistics checkpoints that alert evidence reports as `before`.
 
@@ -136,12 +140,38 @@ class SignalMonitor:
         waiting = [slot for slot in self.slots if _wants_reference(slot.detector.params, rule)]
         self.false_alarm_rate = (false_alarm_rate if false_alarm_rate is not None
                                  else policy.calibration.target_false_alarm_rate) / max(len(waiting), 1)
-        self.publish_windows = policy.windows.enabled and not is_missing_signal(signal)
+        # windows of 0/1 bits and category codes would show numbers that mean nothing as numbers
+        self.publish_windows = policy.windows.enabled and not is_missing_signal(signal) \
+            and not is_category_signal(signal)
+        self.categories: list[str] = []
+        self._codes: dict[str, int] = {}
         self.windows = SignalWindows(signal, policy.windows) if self.publish_windows or waiting else None
         for slot in waiting:
             slot.awaiting_calibration = True
         if reference is not None and waiting:
             self._calibrate(Reference(reference.mean, reference.std), replay=np.empty(0))
+
+    def encode(self, names: Sequence[str]) -> npt.NDArray[np.float64]:
+        """Category codes: a category joins the signal's dictionary only while its reference fills (at
+        most MAX_CATEGORIES), in order of first sight; any other gets the code after the known ones. The
+        reference's own count decides, value by value, so any cut of the stream gives the same codes."""
+        reference = self.windows.reference if self.windows is not None else None
+        learning = 0 if reference is None else reference.data.size - reference.length
+        codes = np.empty(len(names), dtype=np.float64)
+        for i, name in enumerate(names):
+            code = self._codes.get(name)
+            if code is None:
+                if i < learning and len(self.categories) < MAX_CATEGORIES:
+                    code = self._codes[name] = len(self.categories)
+                    self.categories.append(name)
+                else:
+                    code = len(self.categories)
+            codes[i] = code
+        return codes
+
+    def restore_categories(self, categories: list[str]) -> None:
+        self.categories = list(categories)
+        self._codes = {name: code for code, name in enumerate(self.categories)}
 
     def update(self, values: npt.NDArray[np.float64], positions: npt.NDArray[np.intp], run: EventRun,
                out: MonitorOutput) -> None:
@@ -346,6 +376,11 @@ class ModelMonitor:
             monitor = self._signal(feature_signal(name)) if column.positions.shape[0] else None
             if monitor is not None:
                 monitor.update(column.values, column.positions, run, out)
+            if column.categories is not None:
+                positions, names = column.categories
+                categories = self._signal(category_signal(name))
+                if categories is not None:
+                    categories.update(categories.encode(names), positions, run, out)
             self._missing(name, column, run, out)
         predictions = [(k, e) for k, e in enumerate(kept) if isinstance(e, PredictionEvent)]
         if predictions:
@@ -517,6 +552,8 @@ class FeatureColumn:
     """The first row that names the feature."""
     missing: npt.NDArray[np.float64] | None
     """1.0 at each row whose value is null or absent, over all rows; None when no row lacks one."""
+    categories: tuple[npt.NDArray[np.intp], list[str]] | None = None
+    """The rows with text values, and those values; None when there are none."""
 
 
 def _feature_columns(rows: list[dict[str, FeatureValue]]) -> dict[str, FeatureColumn]:
@@ -552,7 +589,9 @@ def _feature_columns(rows: list[dict[str, FeatureValue]]) -> dict[str, FeatureCo
 def _column(raw: list[object], first: int) -> FeatureColumn:
     positions, values = _numeric_column(raw)
     gone = np.fromiter((value is None for value in raw), dtype=np.float64, count=len(raw))
-    return FeatureColumn(positions, values, first, gone if gone.any() else None)
+    texts = [(i, value) for i, value in enumerate(raw) if isinstance(value, str)]
+    categories = (np.array([i for i, _ in texts], dtype=np.intp), [value for _, value in texts]) if texts else None
+    return FeatureColumn(positions, values, first, gone if gone.any() else None, categories)
 
 
 def _numeric_column(raw: Sequence[object]) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.float64]]:

@@ -14,7 +14,9 @@ watches the tails (below 10% or above 90%: the spread grows) and the middle half
 variance change is found with the mean unchanged. `location` cuts it at the reference's deciles and
 watches, in both directions, the shares tilting towards higher (or lower) cells: a CUSUM on the
 values' normal scores whose likelihood ratio is exact for the reference's own cell shares, so
-heavy tails, ties and 0/1 values keep the bound.
+heavy tails, ties and 0/1 values keep the bound. `categories` takes category codes (each category
+of the reference its own cell, the last cell for categories the reference never had) and watches
+every cell's share rising: a mix shift, or new categories arriving.
 
 >>> import numpy as np
 >>> from detectors.rate_cusum import RateCusum, RateCusumParams
@@ -37,7 +39,7 @@ from detectors.kernels.rate_cusum import RateCusumKernel
 SPREAD_QUANTILES = (0.10, 0.25, 0.75, 0.90)
 LOCATION_QUANTILES = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 WATCHED_SETS = {"rate": [[1]], "spread": [[0, 4], [2]]}
-Watch = Literal["rate", "spread", "location"]
+Watch = Literal["rate", "spread", "location", "categories"]
 
 
 class RateCusumParams(DetectorParams):
@@ -60,6 +62,12 @@ class RateCusumParams(DetectorParams):
     def _consistent(self) -> "RateCusumParams":
         if self.edges != sorted(self.edges):
             raise ValueError("edges must be sorted")
+        if self.watch == "categories":
+            if self.edges:
+                raise ValueError("categories are fed as codes and take no edges")
+            if any(not 0.0 < r <= 1.0 for r in self.rates):
+                raise ValueError("rates must be in (0, 1]")
+            return self
         if self.watch == "location":
             if self.rates and len(self.rates) != len(self.edges) + 1:
                 raise ValueError("location needs one share per cell (one more than its edges)")
@@ -78,22 +86,29 @@ class RateCusumParams(DetectorParams):
         return self
 
     def statistics_count(self) -> int:
+        if self.watch == "categories":
+            return max(len(self.rates), 1)
         return 2 if self.watch == "location" else len(WATCHED_SETS[self.watch])
 
     def cell_count(self) -> int:
+        if self.watch == "categories":
+            return max(len(self.rates), 2)
         if self.watch == "rate":
             return 2
         return len(self.edges) + 1 if self.edges else len(SPREAD_QUANTILES) + 1
 
     @property
     def calibrated(self) -> bool:
-        return bool(self.rates) and (self.watch == "rate" or bool(self.edges))
+        return bool(self.rates) and (self.watch in ("rate", "categories") or bool(self.edges))
 
     def increment_rows(self) -> list[list[float]]:
         """Each statistic's increment per cell: its log-likelihood ratio, less the slack."""
         if not self.calibrated:  # never fed: the monitor waits for the reference
             return [[-1.0] * self.cell_count() for _ in range(self.statistics_count())]
-        if self.watch == "location":
+        if self.watch == "categories":
+            n_cells = self.cell_count()
+            rows = [rate_increments(rate, self.odds_ratio, [cell], n_cells) for cell, rate in enumerate(self.rates)]
+        elif self.watch == "location":
             scores = normal_scores(self.rates)
             rows = [tilted(self.rates, scores, self.shift), tilted(self.rates, [-s for s in scores], self.shift)]
         else:

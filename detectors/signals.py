@@ -6,6 +6,7 @@ PREDICTION = "prediction"
 ERROR = "error"
 FEATURE_PREFIX = "feature:"
 MISSING_PREFIX = "missing:"
+CATEGORY_PREFIX = "category:"
 
 
 def feature_signal(name: str) -> str:
@@ -19,6 +20,15 @@ def missing_signal(name: str) -> str:
 
 def is_missing_signal(signal: str) -> bool:
     return signal.startswith(MISSING_PREFIX)
+
+
+def category_signal(name: str) -> str:
+    """The signal of a feature's categories (its text values): their mix against the reference's."""
+    return f"{CATEGORY_PREFIX}{name}"
+
+
+def is_category_signal(signal: str) -> bool:
+    return signal.startswith(CATEGORY_PREFIX)
 
 
 def kind_of(signal: str) -> AlertKind:

@@ -79,6 +79,7 @@ class SignalState(_State):
     updates: int
     slots: list[SlotState]
     windows: WindowsState | None
+    categories: list[str] = Field(default_factory=list)
 
 
 class DriftRecordState(_State):
@@ -156,6 +157,7 @@ def _signal_state(signal: SignalMonitor) -> SignalState:
             )
             for slot in signal.slots
         ],
+        categories=signal.categories,
         windows=None if windows is None else WindowsState(
             reference=windows.reference.raw(),
             current=windows.current.raw(),
@@ -210,6 +212,7 @@ def _restore_signal(saved: SignalState, policy: ModelPolicy, false_alarm_rate: f
         windows.restore(w.reference, w.current, w.first_index, w.from_ts)
         signal.windows = windows
     signal.restore_transforms()
+    signal.restore_categories(saved.categories)
     return signal
 
 

@@ -30,7 +30,7 @@ from river.drift import binary
 
 from detectors.config import MonitoringConfig
 from detectors.monitor import ModelMonitor
-from detectors.signals import ERROR, PREDICTION, feature_signal, missing_signal
+from detectors.signals import ERROR, PREDICTION, category_signal, feature_signal, missing_signal
 from schemas import PredictionEvent, Severity
 
 RESULTS = Path(__file__).parent / "results"
@@ -160,7 +160,7 @@ def prediction_shift(rng: np.random.Generator, n: int, at: int) -> Stream:
 def scenarios(scale: float) -> list[Scenario]:
     control, change = int(100_000 * scale), int(40_000 * scale)
     at = change // 2
-    x, plan = feature_signal("x"), feature_signal("plan")
+    x = feature_signal("x")
     return [
         Scenario("gaussian", gaussian, control, what="one N(0,1) feature, 0/1 prediction, 10% errors"),
         Scenario("heavy-tailed", heavy_tailed, control, what="lognormal and Student-t(3) features"),
@@ -174,7 +174,7 @@ def scenarios(scale: float) -> list[Scenario]:
         Scenario("mean +2 sigma", mean_shift(2.0), change, at, x),
         Scenario("gradual +1 sigma over 2,000", gradual, change, at, x),
         Scenario("variance x2", variance_doubles, change, at, x),
-        Scenario("categorical mix", category_mix, change, at, plan),
+        Scenario("categorical mix", category_mix, change, at, category_signal("plan")),
         Scenario("null rate 1% -> 30%", null_rate, change, at, missing_signal("x")),
         Scenario("error 10% -> 20%", error_rises(0.2), change, at, ERROR),
         Scenario("error 10% -> 40%", error_rises(0.4), change, at, ERROR),

@@ -101,3 +101,18 @@ def test_zero_config_finds_a_variance_change_a_null_rate_rise_and_an_error_rise(
     assert delay["feature:x"] is not None and delay["feature:x"] <= 1_000, delay
     assert delay["missing:y"] is not None and delay["missing:y"] <= 500, delay
     assert delay["error"] is not None and delay["error"] <= 300, delay
+
+
+def test_zero_config_watches_the_category_mix_new_categories_and_stays_quiet_on_ids() -> None:
+    rng = np.random.default_rng(13)
+    n, at = 12_000, 6_000
+    plan = [f"p{k}" for k in np.where(np.arange(n) >= at, rng.choice(5, size=n, p=[0.25, 0.25, 0.15, 0.12, 0.23]),
+                                      rng.choice(5, size=n, p=[0.4, 0.25, 0.15, 0.12, 0.08]))]
+    region = [f"r{k}" if i < at or rng.random() > 0.2 else "new-region" for i, k in enumerate(rng.choice(3, size=n))]
+    user = [f"u{i}" for i in range(n)]  # every value new: high cardinality, bounded memory, no alarm
+    found = zero_config_drifts({"plan": plan, "region": region, "user": user})  # type: ignore[dict-item]
+    assert all(i >= at for _, i in found), found
+    assert not [s for s, _ in found if s == "category:user"]
+    for signal in ("category:plan", "category:region"):
+        delay = first_after(found, signal, at)
+        assert delay is not None and delay <= 1_000, (signal, found)

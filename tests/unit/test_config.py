@@ -20,6 +20,7 @@ def test_no_file_means_the_calibrated_zero_config_defaults() -> None:
     assert watches(policy, "feature:age") == ["location", "spread", "adwin"]
     assert watches(policy, "prediction") == ["location", "spread", "adwin"]
     assert watches(policy, "missing:age") == ["rate"]
+    assert watches(policy, "category:plan") == ["categories"]
     assert watches(policy, "error") == ["rate"]
     assert all(policy.rule_for(s).calibrate for s in ("feature:age", "prediction", "missing:age", "error"))  # type: ignore[union-attr]
 

@@ -21,7 +21,7 @@ def test_categorical_and_missing_features_are_not_fed_to_numeric_detectors() -> 
     monitor = ModelMonitor("m", MonitoringConfig().defaults)
     monitor.observe(FeatureEvent(model_id="m", model_version="1", event_id="e", ts=1.0,
                                  features={"n": 1.0, "plan": "pro", "gone": None}))
-    assert set(monitor.signals) == {"feature:n", "missing:n", "missing:plan", "missing:gone"}
+    assert set(monitor.signals) == {"feature:n", "category:plan", "missing:n", "missing:plan", "missing:gone"}
     assert monitor.event_count == 1
 
 

@@ -43,6 +43,7 @@ PARAMS = [
     RateCusumParams(watch="spread", edges=[-1.3, -0.7, 0.7, 1.3], rates=[0.2, 0.5], threshold=5.0),
     RateCusumParams(watch="location", edges=[-1.0, 0.0, 1.0], rates=[0.15, 0.35, 0.35, 0.15], threshold=4.0,
                     slack=0.01),
+    RateCusumParams(watch="categories", rates=[0.5, 0.3, 0.2, 0.01], threshold=5.0),
 ]
 
 
@@ -55,6 +56,9 @@ def test_the_kernel_follows_the_definition_whatever_the_columns(which: int, seed
     params = PARAMS[which]
     if params.watch == "rate":
         values = (rng.random(2_000) < np.where(np.arange(2_000) < 1_000, 0.1, 0.1 + shift / 4)).astype(float)
+    elif params.watch == "categories":
+        late = rng.choice(5, size=2_000, p=[0.3, 0.3, 0.2, 0.1, 0.1])  # code 4: beyond the known cells
+        values = np.where(np.arange(2_000) < 1_000, rng.choice(3, size=2_000, p=[0.5, 0.3, 0.2]), late).astype(float)
     else:
         values = rng.normal(size=2_000) * np.where(np.arange(2_000) < 1_000, 1.0, 1.0 + shift) + shift
     expected = plain(params, values.tolist())

@@ -183,3 +183,15 @@ def test_a_format_2_snapshot_with_full_adwin_arrays_still_loads() -> None:
     restored = decode_snapshot(old, KEY, monitor.policy)
     for name, signal in monitor.signals.items():
         assert restored.signals[name].slots[0].detector.dump_state() == signal.slots[0].detector.dump_state()
+
+
+def test_category_codes_survive_a_restore_mid_reference_and_after_it() -> None:
+    rng = np.random.default_rng(3)
+    mix = np.where(np.arange(3_000) >= 1_500, 4, 0)
+    events = [PredictionEvent(model_id="m", model_version="1", event_id=f"e{i}", ts=float(i),
+                              features={"plan": f"p{min(k + int(mix[i] * rng.random()), 5)}"}, prediction=0.0)
+              for i, k in enumerate(rng.choice(3, size=3_000))]
+    policy = MonitoringConfig().defaults
+    uninterrupted = run(events, policy, set())  # type: ignore[arg-type]
+    assert [a.signal for a in uninterrupted if a.severity == "drift"][:1] == ["category:plan"]
+    assert run(events, policy, {250, 500, 1_700}) == uninterrupted  # type: ignore[arg-type]
