@@ -3,7 +3,7 @@
 With no file at all, every model is monitored with DESIGN.md's defaults, each calibrated on the
 model's own reference window for at most one false drift alert per 100,000 events per model
 (detectors/calibration.py): rate CUSUMs on the location and spread of each numeric feature and a
-numeric prediction, with ADWIN on their normal scores; on each categorical feature's mix; on each
+numeric prediction or score, with ADWIN on their normal scores; on each categorical feature's mix; on each
 feature's missing-value bit; and on the error bit against the reference error rate. A TOML or YAML file
 overrides them under `defaults` (every model) and `models.<model_id>` (one model). Signal keys are
 exact names (`feature:age`) or shell patterns (`feature:*`); the most specific key wins.
@@ -67,6 +67,8 @@ def _default_signals() -> dict[str, SignalRule]:
         "category:*": SignalRule(detectors=[RateCusumParams(watch="categories")], calibrate=True),
         "missing:*": SignalRule(detectors=[RateCusumParams(watch="rate")], calibrate=True),
         "prediction": SignalRule(detectors=_NUMERIC, calibrate=True),
+        "score": SignalRule(detectors=_NUMERIC, calibrate=True),
+        "score:*": SignalRule(detectors=_NUMERIC, calibrate=True),
         # against the reference error rate, not DDM's lowest rate so far: that minimum is noise over the
         # first labels, so DDM false-alarmed after its warm-up and then went blind to moderate rises
         "error": SignalRule(detectors=[RateCusumParams(watch="rate")], calibrate=True),
@@ -82,6 +84,8 @@ def river_defaults() -> dict[str, SignalRule]:
         "category:*": SignalRule(detectors=[]),
         "missing:*": SignalRule(detectors=[]),
         "prediction": SignalRule(detectors=[PageHinkleyParams()]),
+        "score": SignalRule(detectors=[]),
+        "score:*": SignalRule(detectors=[]),
         "error": SignalRule(detectors=[DdmParams()], warmup=200),
     }
 

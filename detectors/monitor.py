@@ -35,6 +35,7 @@ from detectors.signals import (
     kind_of,
     missing_signal,
     numeric,
+    score_signal,
 )
 from detectors.windows import SignalWindows, WindowStats
 from schemas.events import (
@@ -408,6 +409,10 @@ class ModelMonitor:
         if monitor is not None:
             at = np.fromiter((predictions[p][0] for p in positions.tolist()), dtype=np.intp, count=positions.shape[0])
             monitor.update(values, at, run, out)
+        for signal, (at, values) in _score_columns(predictions).items():
+            scores = self._signal(signal)
+            if scores is not None:
+                scores.update(values, at, run, out)
         labelled: list[tuple[int, Target]] = []
         for p, (k, event) in enumerate(predictions):
             label = event.label
@@ -592,6 +597,23 @@ def _column(raw: list[object], first: int) -> FeatureColumn:
     texts = [(i, value) for i, value in enumerate(raw) if isinstance(value, str)]
     categories = (np.array([i for i, _ in texts], dtype=np.intp), [value for _, value in texts]) if texts else None
     return FeatureColumn(positions, values, first, gone if gone.any() else None, categories)
+
+
+def _score_columns(predictions: list[tuple[int, PredictionEvent]]
+                   ) -> dict[str, tuple[npt.NDArray[np.intp], npt.NDArray[np.float64]]]:
+    """Each score signal's values and the run positions they came from: `score` for a positive-class
+    probability, `score:<k>` for class k of a per-class score."""
+    columns: dict[str, tuple[list[int], list[float]]] = {}
+    for k, event in predictions:
+        score = event.score
+        if score is None:
+            continue
+        for class_index, value in ([(None, score)] if isinstance(score, float) else enumerate(score)):
+            at, values = columns.setdefault(score_signal(class_index), ([], []))
+            at.append(k)
+            values.append(value)
+    return {signal: (np.array(at, dtype=np.intp), np.array(values, dtype=np.float64))
+            for signal, (at, values) in columns.items()}
 
 
 def _numeric_column(raw: Sequence[object]) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.float64]]:

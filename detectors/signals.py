@@ -3,6 +3,7 @@
 from schemas.events import AlertKind
 
 PREDICTION = "prediction"
+SCORE = "score"
 ERROR = "error"
 FEATURE_PREFIX = "feature:"
 MISSING_PREFIX = "missing:"
@@ -22,6 +23,11 @@ def is_missing_signal(signal: str) -> bool:
     return signal.startswith(MISSING_PREFIX)
 
 
+def score_signal(class_index: int | None) -> str:
+    """`score` for a positive-class probability, `score:<k>` for class k's of a per-class score."""
+    return SCORE if class_index is None else f"{SCORE}:{class_index}"
+
+
 def category_signal(name: str) -> str:
     """The signal of a feature's categories (its text values): their mix against the reference's."""
     return f"{CATEGORY_PREFIX}{name}"
@@ -34,7 +40,7 @@ def is_category_signal(signal: str) -> bool:
 def kind_of(signal: str) -> AlertKind:
     if signal == ERROR:
         return AlertKind.CONCEPT
-    if signal == PREDICTION:
+    if signal in (PREDICTION, SCORE) or signal.startswith(SCORE + ":"):
         return AlertKind.PREDICTION
     return AlertKind.DATA
 

@@ -3,7 +3,7 @@
 JSONL: one event per line, its type told by its fields (a prediction has `prediction`, a feature
 event `features` only, a label `label` but no features, a deployment `model_version` but no
 `event_id`). CSV and Parquet: one prediction (or feature) event per row; the columns model_id,
-model_version, event_id, ts, prediction and label are fields, every other column is a feature.
+model_version, event_id, ts, prediction, label and score are fields, every other column is a feature.
 """
 
 import csv
@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from schemas.events import FeatureEvent, InboundEvent, LabelEvent, ModelDeployed, PredictionEvent
 from schemas.types import int_as_float
 
-ROW_FIELDS = ("model_id", "model_version", "event_id", "ts", "prediction", "label")
+ROW_FIELDS = ("model_id", "model_version", "event_id", "ts", "prediction", "label", "score")
 
 
 @dataclass(frozen=True)
@@ -152,9 +152,10 @@ def _row_event(row: dict[str, Any]) -> InboundEvent:
               "event_id": fields["event_id"], "ts": fields["ts"], "features": features}
     if fields["prediction"] is None:
         return FeatureEvent.model_validate(common)
-    label = int_as_float(fields["label"])
+    label, score = int_as_float(fields["label"]), int_as_float(fields["score"])
     return PredictionEvent.model_validate({**common, "prediction": int_as_float(fields["prediction"]),
-                                           **({"label": label} if label is not None else {})})
+                                           **({"label": label} if label is not None else {}),
+                                           **({"score": score} if score is not None else {})})
 
 
 def _short(exc: Exception) -> str:

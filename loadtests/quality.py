@@ -30,7 +30,7 @@ from river.drift import binary
 
 from detectors.config import MonitoringConfig
 from detectors.monitor import ModelMonitor
-from detectors.signals import ERROR, PREDICTION, category_signal, feature_signal, missing_signal
+from detectors.signals import ERROR, PREDICTION, SCORE, category_signal, feature_signal, missing_signal
 from schemas import PredictionEvent, Severity
 
 RESULTS = Path(__file__).parent / "results"
@@ -45,6 +45,8 @@ class Stream:
     features: dict[str, Column]
     predictions: Column
     labels: Column
+    scores: Column | None = None
+    """The positive-class probability of each prediction, when the scenario has one."""
 
 
 Maker = Callable[[np.random.Generator, int, int], Stream]
@@ -157,6 +159,15 @@ def prediction_shift(rng: np.random.Generator, n: int, at: int) -> Stream:
     return Stream({"x": rng.normal(size=n).tolist()}, (100.0 + 10.0 * rng.normal(size=n) + shift).tolist(), [None] * n)
 
 
+def score_shift(rng: np.random.Generator, n: int, at: int) -> Stream:
+    """A classifier's positive-class probability moves from Beta(2, 5) to Beta(3, 4) (its mean by
+    about one standard deviation); its 0/1 prediction and error rate stay as they were."""
+    after = _after(n, at)
+    scores = np.where(after, rng.beta(3.0, 4.0, size=n), rng.beta(2.0, 5.0, size=n))
+    stream = _stream(rng, n, {"x": rng.normal(size=n).tolist()})
+    return Stream(stream.features, stream.predictions, stream.labels, scores.tolist())
+
+
 def scenarios(scale: float) -> list[Scenario]:
     control, change = int(100_000 * scale), int(40_000 * scale)
     at = change // 2
@@ -179,16 +190,19 @@ def scenarios(scale: float) -> list[Scenario]:
         Scenario("error 10% -> 20%", error_rises(0.2), change, at, ERROR),
         Scenario("error 10% -> 40%", error_rises(0.4), change, at, ERROR),
         Scenario("numeric prediction shift", prediction_shift, change, at, PREDICTION),
+        Scenario("score shift", score_shift, change, at, SCORE),
     ]
 
 
 def events_of(stream: Stream, model_id: str) -> list[PredictionEvent]:
     names = list(stream.features)
     columns = [stream.features[name] for name in names]
+    scores = stream.scores or [None] * len(stream.predictions)
     return [PredictionEvent.model_construct(model_id=model_id, model_version="1", event_id=f"e{i}",
                                             ts=1_700_000_000.0 + i, features=dict(zip(names, row, strict=True)),
-                                            prediction=p, label=y)
-            for i, (p, y, *row) in enumerate(zip(stream.predictions, stream.labels, *columns, strict=True))]
+                                            prediction=p, label=y, score=s)
+            for i, (p, y, s, *row) in enumerate(zip(stream.predictions, stream.labels, scores, *columns,
+                                                     strict=True))]
 
 
 def run_driftline(events: list[PredictionEvent]) -> tuple[dict[str, list[int]], set[str]]:
@@ -224,6 +238,8 @@ def run_river(stream: Stream) -> tuple[dict[str, list[int]], set[str]]:
                 feed(feature_signal(name), drift.ADWIN, i, value)  # type: ignore[arg-type]
         prediction, label = stream.predictions[i], stream.labels[i]
         feed(PREDICTION, drift.PageHinkley, i, prediction)  # type: ignore[arg-type]
+        if stream.scores is not None:  # a score is a number: the user would watch it like the prediction
+            feed(SCORE, drift.PageHinkley, i, stream.scores[i])  # type: ignore[arg-type]
         if label is not None:
             feed(ERROR, binary.DDM, i, float(prediction != label))  # type: ignore[arg-type]
     return drifts, set(detectors)

@@ -17,6 +17,7 @@ from schemas.types import (
     Identifier,
     ModelId,
     ModelVersion,
+    Score,
     SignalName,
     Target,
     Timestamp,
@@ -45,6 +46,7 @@ class PredictionEvent(_Wire):
     features: Features = Field(default_factory=dict)
     prediction: Target
     label: Target | None = None
+    score: Score | None = Field(default=None, description="probability of the positive class, or one per class")
 
 
 class FeatureEvent(_Wire):

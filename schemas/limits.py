@@ -18,6 +18,9 @@ MAX_FEATURES: Final = 1_000
 MAX_ID_CHARS: Final = 256
 """Longest model_id, model_version, event_id, feature name or alert id."""
 
+MAX_CLASSES: Final = 100
+"""Most classes in a prediction's per-class score; each becomes a signal."""
+
 MAX_STRING_VALUE_CHARS: Final = 1_024
 """Longest string feature value, prediction class or label."""
 

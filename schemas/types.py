@@ -6,7 +6,7 @@ from typing import Annotated, TypeVar
 
 from pydantic import BeforeValidator, Field, StrictFloat, StringConstraints
 
-from schemas.limits import MAX_EPOCH_SECONDS, MAX_ID_CHARS, MAX_STRING_VALUE_CHARS, MIN_EPOCH_SECONDS
+from schemas.limits import MAX_CLASSES, MAX_EPOCH_SECONDS, MAX_ID_CHARS, MAX_STRING_VALUE_CHARS, MIN_EPOCH_SECONDS
 
 Identifier = Annotated[str, StringConstraints(min_length=1, max_length=MAX_ID_CHARS, strip_whitespace=False)]
 """model_id, model_version, event_id: non-empty and bounded because they become Redis keys."""
@@ -25,6 +25,10 @@ FeatureValue = StrictFloat | BoundedText | None
 
 Target = StrictFloat | Annotated[str, StringConstraints(min_length=1, max_length=MAX_STRING_VALUE_CHARS)]
 """A prediction or a label: a number (regression, score) or a class name."""
+
+Probability = Annotated[StrictFloat, Field(ge=0.0, le=1.0)]
+Score = Probability | Annotated[list[Probability], Field(min_length=2, max_length=MAX_CLASSES)]
+"""A classifier's score: the probability of the positive class, or one probability per class."""
 
 
 def _parse_timestamp(value: object) -> object:

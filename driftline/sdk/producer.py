@@ -18,10 +18,10 @@ import queue
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Literal
+from typing import Any, Literal
 
 from confluent_kafka import KafkaError, Message, Producer
 from pydantic import BaseModel, ConfigDict, Field
@@ -107,11 +107,13 @@ class EventProducer:
 
     def log_prediction(self, model_id: str, model_version: str, features: Mapping[str, FeatureValue | int],
                        prediction: Target | int, *, label: Target | int | None = None, event_id: str | None = None,
-                       ts: float | None = None) -> str:
-        """Log one prediction; returns its event_id (pass it to log_label when the truth is known)."""
+                       ts: float | None = None, score: float | Sequence[float] | None = None) -> str:
+        """Log one prediction; returns its event_id (pass it to log_label when the truth is known).
+        `score`: the probability of the positive class, or one probability per class."""
         event = PredictionEvent(model_id=model_id, model_version=model_version, event_id=event_id or _new_id(),
                                 ts=time.time() if ts is None else ts, features=_numbers(features),
-                                prediction=int_as_float(prediction), label=int_as_float(label))
+                                prediction=int_as_float(prediction), label=int_as_float(label),
+                                score=_score(score))
         self.send(event)
         return event.event_id
 
@@ -279,3 +281,10 @@ def _new_id() -> str:
 
 def _numbers(features: Mapping[str, FeatureValue | int]) -> dict[str, FeatureValue]:
     return {name: int_as_float(value) for name, value in features.items()}
+
+
+def _score(score: float | Sequence[float] | None) -> Any:
+    """Integers as floats, as for the other numbers; a bool stays a bool, to be refused by validation."""
+    if score is None or isinstance(score, float | int):
+        return int_as_float(score) if score is not None else None
+    return [int_as_float(p) for p in score]

@@ -43,7 +43,8 @@ def test_the_producer_batches_each_model_into_envelopes_and_flushes_on_close(set
     with EventProducer(settings, ProducerConfig(batch_size=100, linger_seconds=0.5)) as producer:
         ids_a = [producer.log_prediction("a", "1", {"x": float(i), "n": i}, prediction=1, label=i % 2)
                  for i in range(250)]
-        ids_b = [producer.log_prediction("b", "1", {"x": 0.5}, prediction="yes") for _ in range(10)]
+        ids_b = [producer.log_prediction("b", "1", {"x": 0.5}, prediction="yes", score=[0.2, 0.8])
+                 for _ in range(10)]
     assert producer.stats.snapshot() == {"queued": 260, "sent": 260, "failed": 0, "dropped": 0}
 
     messages = read_messages(settings, settings.topics.predictions, 260)
@@ -54,7 +55,8 @@ def test_the_producer_batches_each_model_into_envelopes_and_flushes_on_close(set
     assert received_a == ids_a  # one partition per key keeps the model's order
     assert {e.event_id for key, events in messages if key == "b" for e in events} == set(ids_b)
     first = next(e for key, events in messages if key == "a" for e in events)
-    assert first.features == {"x": 0.0, "n": 0.0} and first.label == 0.0
+    assert first.features == {"x": 0.0, "n": 0.0} and first.label == 0.0 and first.score is None
+    assert {e.score == [0.2, 0.8] for key, events in messages if key == "b" for e in events} == {True}
 
 
 def test_bad_events_raise_in_the_caller_and_are_never_queued(settings: Settings) -> None:
@@ -63,6 +65,8 @@ def test_bad_events_raise_in_the_caller_and_are_never_queued(settings: Settings)
             producer.log_prediction("a", "1", {"x": float("nan")}, prediction=1.0)
         with pytest.raises(ValueError):
             producer.log_prediction("", "1", {}, prediction=1.0)
+        with pytest.raises(ValueError):
+            producer.log_prediction("a", "1", {}, prediction=1.0, score=1.5)  # not a probability
     assert producer.stats.snapshot()["queued"] == 0
 
 

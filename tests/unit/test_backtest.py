@@ -119,3 +119,19 @@ def test_the_first_run_says_it_is_compiling_and_later_runs_load_the_kernels(tmp_
     second = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300, check=True)
     assert "compiling" not in second.stderr
     assert second.stdout == first.stdout and "alerts written to" in second.stdout
+
+
+def test_a_score_column_is_the_predictions_score_not_a_feature(tmp_path: Path) -> None:
+    path = tmp_path / "scored.csv"
+    with path.open("w", newline="") as out:
+        writer = csv.DictWriter(out, fieldnames=["model_id", "model_version", "event_id", "ts", "prediction", "score",
+                                                 "x"])
+        writer.writeheader()
+        writer.writerow({"model_id": "m", "model_version": "1", "event_id": "e0", "ts": 1.0, "prediction": 1,
+                         "score": 0.75, "x": 2.0})
+        writer.writerow({"model_id": "m", "model_version": "1", "event_id": "e1", "ts": 2.0, "prediction": 0,
+                         "score": 1.5, "x": 2.0})
+    records = list(read_events(path))
+    first = records[0]
+    assert isinstance(first, PredictionEvent) and first.score == 0.75 and first.features == {"x": 2.0}
+    assert isinstance(records[1], BadRecord) and "score" in records[1].reason

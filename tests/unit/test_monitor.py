@@ -181,3 +181,16 @@ def test_a_missing_signal_counts_nulls_and_absent_keys_from_the_features_first_a
     assert missing_a.windows is not None and missing_b.windows is not None
     assert missing_a.windows.reference.values().tolist() == [0.0, 0.0, 0.0, 1.0]
     assert missing_b.windows.reference.values().tolist() == [1.0, 0.0, 1.0]
+
+
+def test_a_score_is_watched_as_score_or_one_signal_per_class() -> None:
+    monitor = ModelMonitor("m", MonitoringConfig().defaults)
+    events = [PredictionEvent(model_id="m", model_version="1", event_id="a", ts=1.0, prediction=1.0, score=0.7),
+              PredictionEvent(model_id="m", model_version="1", event_id="b", ts=2.0, prediction="x",
+                              score=[0.1, 0.2, 0.7]),
+              PredictionEvent(model_id="m", model_version="1", event_id="c", ts=3.0, prediction=0.0)]
+    monitor.observe_many(events)
+    assert {"score", "score:0", "score:1", "score:2"} <= set(monitor.signals)
+    assert monitor.signals["score"].updates == 1 and monitor.signals["score:2"].updates == 1
+    assert monitor.signals["score:2"].kind == "prediction"
+    assert monitor.signals["score:2"].windows.reference.values().tolist() == pytest.approx([0.7])  # type: ignore[union-attr]

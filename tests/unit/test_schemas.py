@@ -203,3 +203,13 @@ def test_a_message_that_is_no_envelope_is_not_split() -> None:
     assert decode_batch_elements(b"{not json", PredictionEvent) is None
     assert decode_batch_elements(raw(PREDICTION), PredictionEvent) is None
     assert decode_batch_elements(raw({"v": 1, "batch": "x"}), PredictionEvent) is None
+
+
+def test_a_prediction_may_carry_a_probability_or_one_per_class_and_nothing_else() -> None:
+    head = {"model_id": "m", "model_version": "1", "event_id": "e", "ts": 1.0, "prediction": 1.0}
+    assert PredictionEvent.model_validate({**head, "score": 0.3}).score == 0.3
+    assert PredictionEvent.model_validate({**head, "score": [0.2, 0.8]}).score == [0.2, 0.8]
+    assert PredictionEvent.model_validate(head).score is None
+    for bad in (1.2, -0.1, [0.5], True, "0.3", [0.5, "x"]):
+        with pytest.raises(ValueError, match="score"):
+            PredictionEvent.model_validate({**head, "score": bad})
