@@ -558,7 +558,7 @@ class FeatureColumn:
     missing: npt.NDArray[np.float64] | None
     """1.0 at each row whose value is null or absent, over all rows; None when no row lacks one."""
     categories: tuple[npt.NDArray[np.intp], list[str]] | None = None
-    """The rows with text values, and those values; None when there are none."""
+    """The rows with text or boolean values, and those values as category names; None when there are none."""
 
 
 def _feature_columns(rows: list[dict[str, FeatureValue]]) -> dict[str, FeatureColumn]:
@@ -594,7 +594,7 @@ def _feature_columns(rows: list[dict[str, FeatureValue]]) -> dict[str, FeatureCo
 def _column(raw: list[object], first: int) -> FeatureColumn:
     positions, values = _numeric_column(raw)
     gone = np.fromiter((value is None for value in raw), dtype=np.float64, count=len(raw))
-    texts = [(i, value) for i, value in enumerate(raw) if isinstance(value, str)]
+    texts = [(i, _category(value)) for i, value in enumerate(raw) if isinstance(value, str | bool)]
     categories = (np.array([i for i, _ in texts], dtype=np.intp), [value for _, value in texts]) if texts else None
     return FeatureColumn(positions, values, first, gone if gone.any() else None, categories)
 
@@ -614,6 +614,13 @@ def _score_columns(predictions: list[tuple[int, PredictionEvent]]
             values.append(value)
     return {signal: (np.array(at, dtype=np.intp), np.array(values, dtype=np.float64))
             for signal, (at, values) in columns.items()}
+
+
+def _category(value: str | bool) -> str:
+    """A JSON boolean is a feature of two categories, named as JSON writes them."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value
 
 
 def _numeric_column(raw: Sequence[object]) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.float64]]:

@@ -4,7 +4,7 @@ import math
 from datetime import datetime
 from typing import Annotated, TypeVar
 
-from pydantic import BeforeValidator, Field, StrictFloat, StringConstraints
+from pydantic import BeforeValidator, Field, StrictBool, StrictFloat, StringConstraints
 
 from schemas.limits import MAX_CLASSES, MAX_EPOCH_SECONDS, MAX_ID_CHARS, MAX_STRING_VALUE_CHARS, MIN_EPOCH_SECONDS
 
@@ -20,8 +20,9 @@ SignalName = Annotated[str, StringConstraints(min_length=1, max_length=MAX_ID_CH
 
 BoundedText = Annotated[str, StringConstraints(max_length=MAX_STRING_VALUE_CHARS)]
 
-FeatureValue = StrictFloat | BoundedText | None
-"""A feature is a number (bools are refused, they are not numbers here), a category, or missing."""
+FeatureValue = StrictFloat | StrictBool | BoundedText | None
+"""A feature is a number, a category (text, or a JSON boolean: a feature of two categories, never a
+number), or missing."""
 
 Target = StrictFloat | Annotated[str, StringConstraints(min_length=1, max_length=MAX_STRING_VALUE_CHARS)]
 """A prediction or a label: a number (regression, score) or a class name."""

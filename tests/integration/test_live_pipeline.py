@@ -178,8 +178,8 @@ def test_malformed_messages_are_dead_lettered_and_every_valid_event_is_processed
 
 def test_the_zero_config_signals_raise_the_same_alerts_live_as_in_the_backtest(live_worker: WorkerProcess,
                                                                               model_id: str) -> None:
-    """Variance, null rate, category mix, score and error rate change at event 2000: the calibrated
-    defaults' detectors fire after it, nothing before, and the worker equals the backtest."""
+    """Variance, null rate, category mix (text and boolean), score and error rate change at event 2000:
+    the calibrated defaults' detectors fire after it, nothing before, and the worker equals the backtest."""
     settings = live_worker.settings
     rng = np.random.default_rng(5)
     n, at = 4_000, 2_000
@@ -188,16 +188,17 @@ def test_the_zero_config_signals_raise_the_same_alerts_live_as_in_the_backtest(l
         after = i >= at
         label = float(rng.integers(0, 2))
         wrong = rng.random() < (0.4 if after else 0.1)
-        features: dict[str, float | str | None] = {
+        features: dict[str, float | str | bool | None] = {
             "x": float(rng.normal() * (2 ** 0.5 if after else 1.0)),
             "y": None if rng.random() < (0.3 if after else 0.01) else float(rng.normal()),
-            "plan": str(rng.choice(4, p=[0.1, 0.2, 0.3, 0.4] if after else [0.4, 0.3, 0.2, 0.1]))}
+            "plan": str(rng.choice(4, p=[0.1, 0.2, 0.3, 0.4] if after else [0.4, 0.3, 0.2, 0.1])),
+            "on": bool(rng.random() < (0.3 if after else 0.1))}
         score = float(rng.beta(3.0, 4.0) if after else rng.beta(2.0, 5.0))
         events.append(PredictionEvent(model_id=model_id, model_version="1", event_id=f"e{i}", ts=float(i),
                                       features=features, prediction=1.0 - label if wrong else label, label=label,
                                       score=score))
     expected = run_backtest(events, MonitoringConfig()).alerts
-    assert {"feature:x", "missing:y", "category:plan", "score", "error"} <= {
+    assert {"feature:x", "missing:y", "category:plan", "category:on", "score", "error"} <= {
         a.signal for a in expected if a.severity == "drift"}
     assert all(a.event_index >= at for a in expected), "a false alarm before the change"
 

@@ -63,7 +63,7 @@ def test_invalid_lines_are_reported_with_their_location_and_the_rest_is_processe
     with path.open("a") as out:
         out.write("{not json\n")
         out.write(json.dumps({"model_id": "m", "model_version": "1", "event_id": "z", "ts": 1,
-                              "prediction": "NaN", "features": {"x": True}}) + "\n")
+                              "prediction": "NaN", "features": {"x": [1.0]}}) + "\n")
     records = list(read_events(path))
     bad = [r for r in records if isinstance(r, BadRecord)]
     assert [b.location.rsplit(":", 1)[1] for b in bad] == ["2001", "2002"]

@@ -110,9 +110,10 @@ def test_zero_config_watches_the_category_mix_new_categories_and_stays_quiet_on_
                                       rng.choice(5, size=n, p=[0.4, 0.25, 0.15, 0.12, 0.08]))]
     region = [f"r{k}" if i < at or rng.random() > 0.2 else "new-region" for i, k in enumerate(rng.choice(3, size=n))]
     user = [f"u{i}" for i in range(n)]  # every value new: high cardinality, bounded memory, no alarm
-    found = zero_config_drifts({"plan": plan, "region": region, "user": user})  # type: ignore[dict-item]
+    flag = (rng.random(n) < np.where(np.arange(n) >= at, 0.3, 0.1)).tolist()  # JSON booleans: two categories
+    found = zero_config_drifts({"plan": plan, "region": region, "user": user, "flag": flag})  # type: ignore[dict-item]
     assert all(i >= at for _, i in found), found
     assert not [s for s, _ in found if s == "category:user"]
-    for signal in ("category:plan", "category:region"):
+    for signal in ("category:plan", "category:region", "category:flag"):
         delay = first_after(found, signal, at)
         assert delay is not None and delay <= 1_000, (signal, found)

@@ -20,8 +20,10 @@ def drift_indices(monitor: ModelMonitor, events: list[FeatureEvent]) -> list[int
 def test_categorical_and_missing_features_are_not_fed_to_numeric_detectors() -> None:
     monitor = ModelMonitor("m", MonitoringConfig().defaults)
     monitor.observe(FeatureEvent(model_id="m", model_version="1", event_id="e", ts=1.0,
-                                 features={"n": 1.0, "plan": "pro", "gone": None}))
-    assert set(monitor.signals) == {"feature:n", "category:plan", "missing:n", "missing:plan", "missing:gone"}
+                                 features={"n": 1.0, "plan": "pro", "gone": None, "flag": True}))
+    assert set(monitor.signals) == {"feature:n", "category:plan", "category:flag", "missing:n", "missing:plan",
+                                    "missing:gone", "missing:flag"}
+    assert monitor.signals["category:flag"].categories == ["true"]
     assert monitor.event_count == 1
 
 

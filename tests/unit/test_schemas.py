@@ -96,8 +96,11 @@ def test_non_finite_numbers_are_refused(bad: str) -> None:
     assert reason_of(payload) == DeadLetterReason.NON_FINITE_NUMBER
 
 
-def test_boolean_is_not_a_number() -> None:
-    assert reason_of(raw({**PREDICTION, "features": {"flag": True}})) == DeadLetterReason.SCHEMA_VIOLATION
+def test_boolean_is_not_a_number_but_a_feature_may_be_one_of_two_categories() -> None:
+    assert reason_of(raw({**PREDICTION, "prediction": True})) == DeadLetterReason.SCHEMA_VIOLATION
+    assert reason_of(raw({**PREDICTION, "label": False})) == DeadLetterReason.SCHEMA_VIOLATION
+    (event,) = decode_events(raw({**PREDICTION, "features": {"flag": True, "x": 1.0}}), PredictionEvent)
+    assert event.features == {"flag": True, "x": 1.0} and type(event.features["flag"]) is bool
 
 
 def test_unknown_field_is_refused_and_named() -> None:
