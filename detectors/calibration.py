@@ -8,11 +8,12 @@ prediction, its score and the error, and a signal's share evenly over its calibr
 model with 500 features is held to the same rate as a model with one.
 
 Each detector turns its share into a threshold its own way:
-- Rate CUSUM (the zero-config detector for the error bit, missing values and spread): a one-sided
-  log-likelihood-ratio CUSUM's mean run between false alarms is at least e**h (Lorden), so
-  h = ln(watched sets / rate). Its reference rates are the upper Wilson bound (z = REFERENCE_Z) of
-  the rates counted in the reference window, which keeps the bound when the reference window saw the
-  rate a little low by chance; a set never seen there still gets a small positive rate.
+- Rate CUSUM (the zero-config detector for location, spread, categories, missing values and the
+  error bit): a one-sided log-likelihood-ratio CUSUM's mean run between false alarms is at least
+  e**h (Lorden), so h = ln(statistics / rate). Its reference rates are the upper Wilson bound
+  (z = REFERENCE_Z) of the rates counted in the reference window, which keeps the bound when the
+  reference window saw the rate a little low by chance; a set never seen there still gets a small
+  positive rate. Location takes the cells' shares as counted, with slack instead (LOCATION_Z).
 - Page-Hinkley: river's defaults are tuned for nothing in particular (about 126 alarms on 200,000
   N(0, 1) values, about 6,000 at std 10). Calibration uses the classic test (alpha = 1) with delta
   and threshold in units of the reference standard deviation; the threshold grows with
@@ -111,9 +112,8 @@ def calibrated(params: DetectorParams, reference: Reference, false_alarm_rate: f
 
 
 def _rate_cusum(params: RateCusumParams, values: Floats, false_alarm_rate: float) -> RateCusumParams:
-    threshold = math.log(params.statistics_count() / false_alarm_rate)
     if params.watch == "location":
-        return _location(params, values, threshold)
+        return _location(params, values, false_alarm_rate)
     if params.watch == "categories":
         return _categories(params, values, false_alarm_rate)
     sets = WATCHED_SETS[params.watch]
@@ -128,7 +128,7 @@ def _rate_cusum(params: RateCusumParams, values: Floats, false_alarm_rate: float
         **params.model_dump(),
         "edges": edges,
         "rates": [wilson_upper(count, values.size, REFERENCE_Z) for count in counts],
-        "threshold": threshold,
+        "threshold": math.log(len(sets) / false_alarm_rate),
     })
 
 
@@ -155,7 +155,7 @@ def _categories(params: RateCusumParams, codes: Floats, false_alarm_rate: float)
     })
 
 
-def _location(params: RateCusumParams, values: Floats, threshold: float) -> RateCusumParams:
+def _location(params: RateCusumParams, values: Floats, false_alarm_rate: float) -> RateCusumParams:
     """Decile cells and their shares (`reference_cells`); slack for the reference mean's own
     uncertainty, in the statistic's units: `shift` times LOCATION_Z standard errors."""
     edges, shares = reference_cells(values, LOCATION_QUANTILES)
@@ -163,7 +163,7 @@ def _location(params: RateCusumParams, values: Floats, threshold: float) -> Rate
         **params.model_dump(),
         "edges": edges.tolist(),
         "rates": shares.tolist(),
-        "threshold": threshold,
+        "threshold": math.log(params.statistics_count() / false_alarm_rate),
         "slack": params.shift * LOCATION_Z / math.sqrt(values.size),
     })
 

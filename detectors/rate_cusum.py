@@ -65,18 +65,14 @@ class RateCusumParams(DetectorParams):
         if self.watch == "categories":
             if self.edges:
                 raise ValueError("categories are fed as codes and take no edges")
-            if any(not 0.0 < r <= 1.0 for r in self.rates):
-                raise ValueError("rates must be in (0, 1]")
-            return self
-        if self.watch == "location":
+        elif self.watch == "location":
             if self.rates and len(self.rates) != len(self.edges) + 1:
                 raise ValueError("location needs one share per cell (one more than its edges)")
             if self.rates and (any(r <= 0.0 for r in self.rates) or abs(sum(self.rates) - 1.0) > 1e-6):
                 raise ValueError("location shares must be positive and sum to 1")
-            return self
-        sets = WATCHED_SETS[self.watch]
-        if self.rates and len(self.rates) != len(sets):
-            raise ValueError(f"rates needs one rate per watched set ({len(sets)} for {self.watch!r})")
+        elif self.rates and len(self.rates) != len(WATCHED_SETS[self.watch]):
+            raise ValueError(f"rates needs one rate per watched set ({len(WATCHED_SETS[self.watch])} for "
+                             f"{self.watch!r})")
         if any(not 0.0 < r <= 1.0 for r in self.rates):
             raise ValueError("rates must be in (0, 1]")
         if self.watch == "spread" and self.edges and len(self.edges) != len(SPREAD_QUANTILES):

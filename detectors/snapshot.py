@@ -8,11 +8,11 @@ KSWIN and the window tests, still Python objects, go through a restricted unpick
 (detectors/safe_pickle.py). The JSON part also carries each detector's statistics, so
 `driftline status` can show state without rebuilding detectors.
 
-`format` is 4: as 3, with the model's width (how many signals share its false-alarm budget) and the
-rate CUSUM detector of the calibrated defaults. Format 3 was as 2 (the compiled engine), but ADWIN
-saves only the levels of its histogram in use, which made a W1 model's snapshot five times cheaper
-to write; format-2 and -3 snapshots are read. A
-format-1 snapshot (river objects, pickled) cannot be turned into kernel state, so it is refused
+`format` is 4: as 3, with the model's width (how many signals share its false-alarm budget), each
+category signal's dictionary, and the rate CUSUM detector of the calibrated defaults. Format 3 was
+as 2 (the compiled engine), but ADWIN saves only the levels of its histogram in use, which made a
+W1 model's snapshot five times cheaper to write; format-2 and -3 snapshots are read. A format-1
+snapshot (river objects, pickled) cannot be turned into kernel state, so it is refused
 with its reason; the worker then starts the model afresh and raises the `state`/`snapshot` system
 alert. A version before format 4 refuses a format-4 snapshot the same way ("written by a newer
 driftline").

@@ -150,9 +150,3 @@ class SignalWindows:
             ks_statistic=float(d),
             ks_p_value=float(p_value),
         )
-
-    def reference_mean_std(self) -> tuple[float, float]:
-        reference = self.reference.values()
-        if reference.size < 2:
-            return 0.0, 0.0
-        return float(reference.mean()), float(reference.std(ddof=1))

@@ -5,7 +5,7 @@ controls (nothing changes; every drift alert is a false alarm) and drifts (one t
 known event; scored for detected yes/no and the delay to the first drift alert on the signal that
 should see it). Each runs through driftline's zero-config monitor (detectors/, the code the worker
 and the backtest run) and through river's default detectors in a plain loop (ADWIN on each numeric
-feature, Page-Hinkley on a numeric prediction, DDM on the error bit), side by side. Figures are
+feature, Page-Hinkley on a numeric prediction and on a score, DDM on the error bit), side by side. Figures are
 printed and written to loadtests/results/quality.json.
 
     ./dev.sh quality            # or: .venv/bin/python -m loadtests.quality [--quick]

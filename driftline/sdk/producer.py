@@ -286,5 +286,5 @@ def _numbers(features: Mapping[str, FeatureValue | int]) -> dict[str, FeatureVal
 def _score(score: float | Sequence[float] | None) -> Any:
     """Integers as floats, as for the other numbers; a bool stays a bool, to be refused by validation."""
     if score is None or isinstance(score, float | int):
-        return int_as_float(score) if score is not None else None
+        return int_as_float(score)
     return [int_as_float(p) for p in score]
