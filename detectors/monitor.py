@@ -51,7 +51,7 @@ from schemas.events import (
     RetrainRequest,
     Severity,
 )
-from schemas.types import FeatureValue, Target
+from schemas.types import FeatureValue, Score, Target
 
 Clock = Callable[[], float]
 CALIBRATED_TYPES = frozenset({"adwin", "page_hinkley", "rate_cusum"})
@@ -409,10 +409,12 @@ class ModelMonitor:
         if monitor is not None:
             at = np.fromiter((predictions[p][0] for p in positions.tolist()), dtype=np.intp, count=positions.shape[0])
             monitor.update(values, at, run, out)
-        for signal, (at, values) in _score_columns(predictions).items():
-            scores = self._signal(signal)
-            if scores is not None:
-                scores.update(values, at, run, out)
+        scores = list(map(_score_of, map(_event_of, predictions)))  # C-speed: most streams send no score
+        if scores.count(None) < len(scores):
+            for signal, (at, values) in _score_columns(predictions, scores).items():
+                monitor = self._signal(signal)
+                if monitor is not None:
+                    monitor.update(values, at, run, out)
         labelled: list[tuple[int, Target]] = []
         for p, (k, event) in enumerate(predictions):
             label = event.label
@@ -592,20 +594,29 @@ def _feature_columns(rows: list[dict[str, FeatureValue]]) -> dict[str, FeatureCo
 
 
 def _column(raw: list[object], first: int) -> FeatureColumn:
-    positions, values = _numeric_column(raw)
+    kinds = set(map(type, raw))
+    if kinds == {str}:  # a categorical column: no numbers to look for, nothing missing
+        return FeatureColumn(np.empty(0, dtype=np.intp), np.empty(0), first, None,
+                             (np.arange(len(raw)), raw))  # type: ignore[arg-type]
+    positions, values = _numeric_column(raw, kinds)
+    if kinds == {float}:  # the common column: nothing missing, no categories
+        return FeatureColumn(positions, values, first, None)
     gone = np.fromiter((value is None for value in raw), dtype=np.float64, count=len(raw))
     texts = [(i, _category(value)) for i, value in enumerate(raw) if isinstance(value, str | bool)]
     categories = (np.array([i for i, _ in texts], dtype=np.intp), [value for _, value in texts]) if texts else None
     return FeatureColumn(positions, values, first, gone if gone.any() else None, categories)
 
 
-def _score_columns(predictions: list[tuple[int, PredictionEvent]]
+_event_of = operator.itemgetter(1)
+_score_of = operator.attrgetter("score")
+
+
+def _score_columns(predictions: list[tuple[int, PredictionEvent]], scores: list[Score | None]
                    ) -> dict[str, tuple[npt.NDArray[np.intp], npt.NDArray[np.float64]]]:
     """Each score signal's values and the run positions they came from: `score` for a positive-class
     probability, `score:<k>` for class k of a per-class score."""
     columns: dict[str, tuple[list[int], list[float]]] = {}
-    for k, event in predictions:
-        score = event.score
+    for (k, _), score in zip(predictions, scores, strict=True):
         if score is None:
             continue
         for class_index, value in ([(None, score)] if isinstance(score, float) else enumerate(score)):
@@ -623,9 +634,11 @@ def _category(value: str | bool) -> str:
     return value
 
 
-def _numeric_column(raw: Sequence[object]) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.float64]]:
-    """The numbers among `raw` (as `numeric` reads them) and their positions; all floats is the fast path."""
-    if set(map(type, raw)) == {float}:
+def _numeric_column(raw: Sequence[object], kinds: set[type] | None = None
+                    ) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.float64]]:
+    """The numbers among `raw` (as `numeric` reads them) and their positions; all floats is the fast path
+    (`kinds`: the types in `raw`, when the caller has them already)."""
+    if (set(map(type, raw)) if kinds is None else kinds) == {float}:
         return np.arange(len(raw)), np.array(raw, dtype=np.float64)
     found = [(i, number) for i, value in enumerate(raw) if (number := numeric(value)) is not None]
     return (np.array([i for i, _ in found], dtype=np.intp),
