@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from detectors.adwin import AdwinParams
 from detectors.ddm import DdmParams
 from detectors.page_hinkley import PageHinkleyParams
+from detectors.performance import PerformanceConfig
 from detectors.rate_cusum import RateCusumParams
 from detectors.registry import DETECTORS, AnyDetectorParams
 from detectors.windows import WindowConfig
@@ -43,7 +44,8 @@ class RetrainPolicy(_Config):
     """When drift alerts become a retrain request. Times are event time (the events' `ts`)."""
 
     enabled: bool = True
-    on_signals: list[str] = Field(default_factory=lambda: ["error"], description="drift on these requests at once")
+    on_signals: list[str] = Field(default_factory=lambda: ["error", "performance"],
+                                  description="drift on these requests at once")
     min_drifted_signals: int = Field(default=3, ge=0, description="or this many distinct signals; 0 disables")
     within_seconds: float = Field(default=3_600.0, gt=0)
     cooldown_seconds: float = Field(default=3_600.0, ge=0, description="at most one request per model per cooldown")
@@ -91,6 +93,8 @@ def river_defaults() -> dict[str, SignalRule]:
 
 
 Preset = Literal["calibrated", "river"]
+RIVER_PERFORMANCE = PerformanceConfig(alert=False)
+"""The river preset measures performance but raises no concept alert from it: river has no such detector."""
 
 
 def preset_signals(preset: Preset) -> dict[str, SignalRule]:
@@ -110,6 +114,7 @@ class ModelPolicy(_Config):
     error_threshold: float | None = Field(
         default=None, ge=0, description="regression: |prediction - label| above this is an error; else !=")
     windows: WindowConfig = Field(default_factory=WindowConfig)
+    performance: PerformanceConfig = Field(default_factory=PerformanceConfig)
     retrain: RetrainPolicy = Field(default_factory=RetrainPolicy)
     calibration: Calibration = Field(default_factory=Calibration)
 
@@ -119,8 +124,16 @@ class ModelPolicy(_Config):
         if isinstance(data, dict) and data.get("preset") is not None:
             given = data.get("signals") or {}
             base = {key: rule.model_dump() for key, rule in preset_signals(data["preset"]).items()}
-            return {**data, "signals": {**base, **given}}
+            data = {**data, "signals": {**base, **given}}
+            if data["preset"] == "river" and data.get("performance") is None:
+                data["performance"] = RIVER_PERFORMANCE
         return data
+
+    @property
+    def regression(self) -> bool:
+        """Whether performance is measured as regression (MAE, RMSE) rather than classification."""
+        task = self.performance.task
+        return task == "regression" or (task == "auto" and self.error_threshold is not None)
 
     def rule_for(self, signal: str) -> SignalRule | None:
         """The rule of the most specific matching key, or None when nothing watches this signal."""
@@ -140,6 +153,7 @@ class ModelOverride(_Config):
     signals: dict[str, SignalRule] = Field(default_factory=dict)
     error_threshold: float | None = Field(default=None, ge=0)
     windows: WindowConfig | None = None
+    performance: PerformanceConfig | None = None
     retrain: RetrainPolicy | None = None
     calibration: Calibration | None = None
 
@@ -156,7 +170,9 @@ class MonitoringConfig(_Config):
             return self.defaults
         base = self.defaults.signals if override.preset is None else preset_signals(override.preset)
         update: dict[str, Any] = {"signals": {**base, **override.signals}}
-        for name in ("error_threshold", "windows", "retrain", "calibration"):
+        if override.preset == "river":
+            update["performance"] = RIVER_PERFORMANCE
+        for name in ("error_threshold", "windows", "performance", "retrain", "calibration"):
             value = getattr(override, name)
             if value is not None:
                 update[name] = value

@@ -22,10 +22,12 @@ from detectors.adwin import AdwinParams
 from detectors.base import DRIFT, NONE, WARNING, DetectorParams, DriftDetector
 from detectors.calibration import Reference, ScoreTransform, calibrated, needs_values, signal_false_alarm_rate
 from detectors.config import ModelPolicy, SignalRule
+from detectors.performance import ClosedWindow, PerformanceMonitor, PerformanceWindow
 from detectors.rate_cusum import RateCusumParams
 from detectors.registry import build_detector
 from detectors.signals import (
     ERROR,
+    PERFORMANCE,
     PREDICTION,
     category_signal,
     error_bit,
@@ -82,6 +84,7 @@ class MonitorOutput:
     alerts: list[DriftAlert] = field(default_factory=list)
     retrain_requests: list[RetrainRequest] = field(default_factory=list)
     windows: list[WindowStats] = field(default_factory=list)
+    performance: list[PerformanceWindow] = field(default_factory=list)
     pending: list[PendingPrediction] = field(default_factory=list)
     stale_labels: int = 0
     stale_events: int = 0
@@ -90,6 +93,7 @@ class MonitorOutput:
         self.alerts += other.alerts
         self.retrain_requests += other.retrain_requests
         self.windows += other.windows
+        self.performance += other.performance
         self.pending += other.pending
         self.stale_labels += other.stale_labels
         self.stale_events += other.stale_events
@@ -341,6 +345,7 @@ class ModelMonitor:
         self.retired_version: str | None = None
         self.width = 0
         """Features of the model's first event since its reset: how many signals share its false-alarm budget."""
+        self.performance: PerformanceMonitor | None = None
         self._unwatched: set[str] = set()
 
     def observe(self, event: PredictionEvent | FeatureEvent) -> MonitorOutput:
@@ -427,12 +432,15 @@ class ModelMonitor:
             out.pending.append(PendingPrediction.model_construct(
                 event_id=event.event_id, model_version=event.model_version, event_index=int(run.indices[k]),
                 generation=self.generation, ts=event.ts, prediction=event.prediction))
-        error_monitor = self._signal(ERROR) if labelled else None
+        if not labelled:
+            return
+        guesses = [predictions[p][1].prediction for p, _ in labelled]
+        truths = [y for _, y in labelled]
+        at = np.fromiter((predictions[p][0] for p, _ in labelled), dtype=np.intp, count=len(labelled))
+        error_monitor = self._signal(ERROR)
         if error_monitor is not None:
-            bits = _error_bits([predictions[p][1].prediction for p, _ in labelled], [y for _, y in labelled],
-                               self.policy.error_threshold)
-            at = np.fromiter((predictions[p][0] for p, _ in labelled), dtype=np.intp, count=len(labelled))
-            error_monitor.update(bits, at, run, out)
+            error_monitor.update(_error_bits(guesses, truths, self.policy.error_threshold), at, run, out)
+        self._performance(guesses, truths, at, run, out)
 
     def observe_label(self, label: LabelEvent, pending: PendingPrediction) -> MonitorOutput:
         """Feed the error bit of a joined prediction; the alert points at the prediction's event_index."""
@@ -445,22 +453,70 @@ class ModelMonitor:
         out = MonitorOutput()
         current = [(label, pending) for label, pending in joined if pending.generation == self.generation]
         out.stale_labels = len(joined) - len(current)
-        monitor = self._signal(ERROR) if current else None
-        if monitor is not None:
+        if current:
             pendings = [pending for _, pending in current]
             run = EventRun(self.model_id, self.generation,
                            np.array([p.event_index for p in pendings], dtype=np.int64),
                            [p.event_id for p in pendings], [p.model_version for p in pendings],
                            np.array([p.ts for p in pendings], dtype=np.float64))
-            bits = _error_bits([p.prediction for p in pendings], [label.label for label, _ in current],
-                               self.policy.error_threshold)
-            monitor.update(bits, np.arange(len(current)), run, out)
-            # label order, then detector order (stable), as one call per label gives them: each
+            guesses, truths = [p.prediction for p in pendings], [label.label for label, _ in current]
+            at = np.arange(len(current))
+            monitor = self._signal(ERROR)
+            if monitor is not None:
+                monitor.update(_error_bits(guesses, truths, self.policy.error_threshold), at, run, out)
+            self._performance(guesses, truths, at, run, out)
+            # label order, then signal order (stable), as one call per label gives them: each
             # prediction is joined once, so its event_index tells its label's place in the column
             place = {index: k for k, index in enumerate(run.indices.tolist())}
             out.alerts.sort(key=lambda alert: place[alert.event_index])
         self._finish(out, in_event_order=False)
         return out
+
+    def _performance(self, predictions: list[Target], labels: list[Target], positions: npt.NDArray[np.intp],
+                     run: EventRun, out: MonitorOutput) -> None:
+        """Add labelled predictions to the performance windows; a window that drops beyond the band raises
+        a concept alert on signal `performance` at the prediction that closed it."""
+        if not self.policy.performance.enabled:
+            return
+        if self.performance is None:
+            self.performance = PerformanceMonitor(self.model_id, self.policy.performance, self.policy.windows,
+                                                  regression=self.policy.regression,
+                                                  false_alarm_rate=self.false_alarm_share())
+        closed = self.performance.update(predictions, labels, run.indices[positions], run.ts[positions],
+                                         [run.versions[k] for k in positions.tolist()])
+        for window in closed:
+            out.performance.append(window.window)
+            if window.alert:
+                out.alerts.append(self._performance_alert(window, int(positions[window.position]), run))
+
+    def _performance_alert(self, closed: ClosedWindow, position: int, run: EventRun) -> DriftAlert:
+        """Evidence: the reference's headline metric before, the window's after, with the test's verdict
+        (a regression window's limit, a classification window's adjusted p-value)."""
+        window = closed.window
+        reference = self.performance.reference_window if self.performance is not None else None
+        detector = f"{window.metric}_band"
+        before = {} if reference is None else {window.metric: reference.value,
+                                               "event_index": float(reference.last_index)}
+        after = {window.metric: window.value, "count": float(window.count), "first_index": float(window.first_index)}
+        for name in ("limit", "p_value", "false_alarm"):
+            value = getattr(window, name)
+            if value is not None:
+                after[name] = float(value)
+        return DriftAlert(
+            alert_id=_stable_id("a", run.model_id, window.model_version, run.generation, PERFORMANCE, detector,
+                                Severity.DRIFT, window.last_index),
+            model_id=run.model_id,
+            model_version=window.model_version,
+            signal=PERFORMANCE,
+            detector=detector,
+            kind=kind_of(PERFORMANCE),
+            severity=Severity.DRIFT,
+            event_index=window.last_index,
+            event_id=run.event_ids[position],
+            ts=float(run.ts[position]),
+            evidence=Evidence(before=before, after=after),
+            detected_at=0.0,
+        )
 
     def reset(self, deployed: ModelDeployed) -> bool:
         """A new model version is live: forget detectors, windows, counters and retrain bookkeeping.
@@ -479,6 +535,7 @@ class ModelMonitor:
         self.references = dict(deployed.reference or {})
         self.retrain = RetrainState()
         self.width = 0
+        self.performance = None
         return True
 
     def _signal(self, signal: str) -> SignalMonitor | None:

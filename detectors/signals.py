@@ -5,6 +5,8 @@ from schemas.events import AlertKind
 PREDICTION = "prediction"
 SCORE = "score"
 ERROR = "error"
+PERFORMANCE = "performance"
+"""Not a stream of values: the alert signal of a window whose performance dropped (detectors/performance.py)."""
 FEATURE_PREFIX = "feature:"
 MISSING_PREFIX = "missing:"
 CATEGORY_PREFIX = "category:"
@@ -38,7 +40,7 @@ def is_category_signal(signal: str) -> bool:
 
 
 def kind_of(signal: str) -> AlertKind:
-    if signal == ERROR:
+    if signal in (ERROR, PERFORMANCE):
         return AlertKind.CONCEPT
     if signal in (PREDICTION, SCORE) or signal.startswith(SCORE + ":"):
         return AlertKind.PREDICTION

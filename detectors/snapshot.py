@@ -8,13 +8,14 @@ KSWIN and the window tests, still Python objects, go through a restricted unpick
 (detectors/safe_pickle.py). The JSON part also carries each detector's statistics, so
 `driftline status` can show state without rebuilding detectors.
 
-`format` is 4: as 3, with the model's width (how many signals share its false-alarm budget), each
+`format` is 5: as 4, with the model's performance windows (detectors/performance.py). Format 4 was
+as 3, with the model's width (how many signals share its false-alarm budget), each
 category signal's dictionary, and the rate CUSUM detector of the calibrated defaults. Format 3 was
 as 2 (the compiled engine), but ADWIN saves only the levels of its histogram in use, which made a
-W1 model's snapshot five times cheaper to write; format-2 and -3 snapshots are read. A format-1
+W1 model's snapshot five times cheaper to write; formats 2 to 4 are read. A format-1
 snapshot (river objects, pickled) cannot be turned into kernel state, so it is refused
 with its reason; the worker then starts the model afresh and raises the `state`/`snapshot` system
-alert. A version before format 4 refuses a format-4 snapshot the same way ("written by a newer
+alert. A version before format 5 refuses a format-5 snapshot the same way ("written by a newer
 driftline").
 
 A signal whose rule in the current config differs from the one in the snapshot starts afresh:
@@ -30,8 +31,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from detectors.config import ModelPolicy, SignalRule
 from detectors.monitor import Clock, DetectorSlot, DriftRecord, ModelMonitor, RetrainState, SignalMonitor
+from detectors.performance import PerformanceConfig, PerformanceMonitor, PerformanceWindow, Task
 from detectors.registry import AnyDetectorParams, build_detector
-from detectors.windows import SignalWindows
+from detectors.windows import SignalWindows, WindowConfig
 from schemas.events import ReferenceStats
 
 MAGIC = b"DLM1"
@@ -95,14 +97,32 @@ class RetrainStateModel(_State):
     requests: int = 0
 
 
-FORMAT: Literal[4] = 4
-READABLE = (2, 3, 4)
-"""Format 4 adds the model's width (its false-alarm budget's split) and the rate CUSUM detector; format 3
-saves ADWIN's used levels only; format-2 and -3 snapshots still load."""
+class PerformanceState(_State):
+    """The performance windows' pairs (int16 class-pair codes or float32 errors, as `_Pairs.raw()` gives
+    them), the classes seen, and what the reference window settled."""
+
+    task: Task
+    config: PerformanceConfig
+    windows: WindowConfig
+    classes: list[float | str]
+    reference: bytes
+    current: bytes
+    first_index: int
+    from_ts: float
+    reference_window: PerformanceWindow | None
+    in_drop: bool
+    drops: int
+    skipped: int
+
+
+FORMAT: Literal[5] = 5
+READABLE = (2, 3, 4, 5)
+"""Format 5 adds the performance windows; format 4 the model's width (its false-alarm budget's split)
+and the rate CUSUM detector; format 3 saves ADWIN's used levels only; formats 2 to 4 still load."""
 
 
 class MonitorState(_State):
-    format: Literal[2, 3, 4] = FORMAT
+    format: Literal[2, 3, 4, 5] = FORMAT
     model_id: str
     model_version: str
     generation: int
@@ -113,6 +133,7 @@ class MonitorState(_State):
     last_deployment_request: str | None = None
     retired_version: str | None = None
     width: int = 0
+    performance: PerformanceState | None = None
 
 
 def monitor_state(monitor: ModelMonitor) -> MonitorState:
@@ -132,6 +153,17 @@ def monitor_state(monitor: ModelMonitor) -> MonitorState:
         last_deployment_request=monitor.last_deployment_request,
         retired_version=monitor.retired_version,
         width=monitor.width,
+        performance=None if monitor.performance is None else _performance_state(monitor.performance),
+    )
+
+
+def _performance_state(performance: PerformanceMonitor) -> PerformanceState:
+    return PerformanceState(
+        task=performance.task, config=performance.config, windows=performance.windows, classes=performance.classes,
+        reference=performance.reference.raw(),
+        current=performance.current.raw(), first_index=performance.first_index, from_ts=performance.from_ts,
+        reference_window=performance.reference_window, in_drop=performance.in_drop,
+        drops=performance.drops, skipped=performance.skipped,
     )
 
 
@@ -187,7 +219,25 @@ def restore_monitor(state: MonitorState, policy: ModelPolicy, *, clock: Clock | 
         if policy.rule_for(saved.signal) != saved.rule:
             continue
         monitor.signals[saved.signal] = _restore_signal(saved, policy, monitor.false_alarm_share())
+    monitor.performance = _restore_performance(state, policy, monitor.false_alarm_share())
     return monitor
+
+
+def _restore_performance(state: MonitorState, policy: ModelPolicy, false_alarm_rate: float
+                         ) -> PerformanceMonitor | None:
+    """The saved performance windows, unless the config now measures them otherwise or not at all: then
+    they start afresh, as a signal whose rule changed does."""
+    saved = state.performance
+    if saved is None or saved.config != policy.performance or saved.windows != policy.windows:
+        return None
+    performance = PerformanceMonitor(state.model_id, policy.performance, policy.windows,
+                                     regression=policy.regression, false_alarm_rate=false_alarm_rate)
+    if performance.task != saved.task:
+        return None
+    performance.restore(saved.classes, saved.reference, saved.current, saved.first_index, saved.from_ts,
+                        saved.reference_window, saved.in_drop)
+    performance.drops, performance.skipped = saved.drops, saved.skipped
+    return performance
 
 
 def _restore_signal(saved: SignalState, policy: ModelPolicy, false_alarm_rate: float) -> SignalMonitor:

@@ -40,7 +40,9 @@ def error_alert_indices(params: dict[str, Any], bits: list[int]) -> list[int]:
     monitor = ModelMonitor("m", policy)
     indices = []
     for event in labelled_predictions(bits):
-        indices += [a.event_index for a in monitor.observe(event).alerts if a.severity == "drift"]
+        # the error signal's detector against river's; the performance band is not river's
+        indices += [a.event_index for a in monitor.observe(event).alerts
+                    if a.severity == "drift" and a.signal == "error"]
     return indices
 
 

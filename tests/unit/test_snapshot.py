@@ -13,7 +13,7 @@ from detectors.ddm import DdmParams
 from detectors.kswin import KswinParams
 from detectors.monitor import ModelMonitor
 from detectors.safe_pickle import UnsafeSnapshotError
-from detectors.snapshot import MAGIC, SnapshotError, decode_snapshot, encode_snapshot, open_snapshot, seal
+from detectors.snapshot import FORMAT, MAGIC, SnapshotError, decode_snapshot, encode_snapshot, open_snapshot, seal
 from schemas import DriftAlert, PredictionEvent
 
 KEY = b"test-key"
@@ -121,7 +121,8 @@ def test_a_format_1_snapshot_is_refused_with_its_reason() -> None:
     """Format 1 held pickled river detectors; the compiled engine cannot load them and says so."""
     monitor = ModelMonitor("m", MonitoringConfig().defaults)
     monitor.observe(w1_events(1)[0])
-    text = open_snapshot(encode_snapshot(monitor, KEY), KEY).model_dump_json().replace('"format":4', '"format":1')
+    text = open_snapshot(encode_snapshot(monitor, KEY), KEY).model_dump_json()
+    text = text.replace(f'"format":{FORMAT}', '"format":1')
     payload = zlib.compress(text.encode())
     old = MAGIC + hmac.new(KEY, payload, hashlib.sha256).digest() + payload
     with pytest.raises(SnapshotError, match="format 1 holds pickled river detectors"):

@@ -1,0 +1,397 @@
+"""A model's performance over tumbling windows of labelled predictions, against its reference window.
+
+Why, beside the error signal: the error bit's rate CUSUM finds a rise in the error rate fast, but it
+says nothing of which classes suffer (a minority class whose recall collapses barely moves the error
+rate), and a regression model without `error_threshold` has no meaningful error bit at all. Here
+each window of `windows.size` labelled predictions, in the order their labels were joined (the error
+signal's order), closes with accuracy, precision, recall and F1 (of `positive_class`, or macro over
+classes) or MAE and RMSE. The first `windows.reference_size` pairs after a reset are the reference.
+
+The band. A window whose performance is worse than the reference's by more than chance raises one
+`concept` alert on signal `performance`, and none again until a window is back inside the band. Each
+window's false-alarm probability is at most `rate * size`, where `rate` is the signal's share of the
+model's false-alarm budget (detectors/calibration.py); windows do not overlap, so false alarms per
+event stay below `rate`. Both tests are exact whatever the data's shape, because they rest only on
+the reference and the window being exchangeable when nothing changed:
+- Classification tests each class's recall (of the labels of that class, how many were predicted
+  right) and precision (of its predictions, how many were right) against the reference's, with a
+  one-sided Fisher exact test (a hypergeometric tail), Bonferroni over the tests of the window: every
+  class the reference saw, or only `positive_class`. F1 itself has no usable distribution: on a class
+  with a few dozen labels a window's F1 is skewed, and a normal band on it raised ten false alarms
+  per 100,000 labels; a flawless reference gave it no spread at all.
+- Regression tests the median absolute error: the limit is the reference's k-th smallest absolute
+  error, k the smallest for which more than half a window's absolute errors exceed it with at most
+  that probability (a negative hypergeometric count). A mean of heavy-tailed errors has heavy tails
+  itself: a normal band on MAE raised about ten false alarms per 100,000 labels on lognormal errors.
+Everything is computed from the stored pairs alone, so the live worker and the backtest close the
+same windows with the same figures.
+
+Memory is bounded: a classification pair is one int16 (class codes of the first MAX_CLASSES classes
+seen; later classes share one code), a regression pair one float32 error, reference and current
+window together `reference_size + size` of them.
+
+>>> from detectors.performance import PerformanceMonitor, PerformanceConfig
+>>> from detectors.windows import WindowConfig
+>>> import numpy as np
+>>> monitor = PerformanceMonitor("m", PerformanceConfig(), WindowConfig(reference_size=100, size=100),
+...                              regression=False, false_alarm_rate=1e-5)
+>>> labels = ["a", "b"] * 150
+>>> predictions = labels[:200] + ["a"] * 100  # class b is never predicted in the third hundred
+>>> closed = monitor.update(predictions, labels, np.arange(300), np.zeros(300), ["v1"] * 300)
+>>> [(c.window.reference, round(c.window.f1 or 0, 3), c.alert) for c in closed]
+[(True, 1.0, False), (False, 1.0, False), (False, 0.333, True)]
+"""
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from detectors.scoring import classification_scores, mean_absolute_error, root_mean_squared_error
+from detectors.windows import WindowConfig
+from schemas.types import Target
+
+MAX_CLASSES = 100
+"""Classes a model's performance tells apart, in order of first sight; later ones share one code."""
+OTHER = MAX_CLASSES
+MISMATCH = MAX_CLASSES + 1
+"""The label code of a pair whose prediction and label are both unnamed classes, but different ones."""
+CELLS = MAX_CLASSES + 2
+Task = Literal["classification", "regression"]
+
+
+class PerformanceConfig(BaseModel):
+    """Performance metrics over windows of labelled predictions, and the concept alert on a drop."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = True
+    task: Literal["auto", "classification", "regression"] = Field(
+        default="auto", description="auto: regression when error_threshold is set, classification otherwise")
+    positive_class: float | str | None = Field(
+        default=None, description="precision, recall and F1 of this class; macro averages when unset")
+    alert: bool = Field(default=True, description="raise a concept alert on signal `performance` when a window's "
+                        "F1 (or MAE) is worse than the reference's by more than the calibrated band")
+
+    @field_validator("positive_class", mode="before")
+    @classmethod
+    def _integer_as_float(cls, value: object) -> object:
+        """`positive_class = 1` in TOML names the class a JSON 1 or 1.0 label has (schemas read both as 1.0)."""
+        return float(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+class PerformanceWindow(BaseModel):
+    """One closed window of labelled predictions (or the reference), with its metrics."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    model_id: str
+    model_version: str = Field(description="the version of the window's last labelled prediction")
+    task: Task
+    reference: bool = Field(description="this is the reference window the others are compared with")
+    first_index: int = Field(description="event_index of the window's first labelled prediction")
+    last_index: int = Field(description="event_index of its last (windows follow label order)")
+    from_ts: float
+    to_ts: float
+    count: int
+    accuracy: float | None = None
+    precision: float | None = None
+    recall: float | None = None
+    f1: float | None = None
+    positive_class: float | str | None = Field(default=None, description="None: precision, recall, F1 are macro")
+    mae: float | None = None
+    rmse: float | None = None
+    median_ae: float | None = Field(default=None, description="median absolute error")
+    metric: Literal["f1", "median_ae"] = Field(description="the headline metric: F1, or the median absolute error")
+    value: float = Field(description="the window's value of `metric`")
+    limit: float | None = Field(default=None, description="regression: a median absolute error above this "
+                                "(more than half the window's errors above it) is a drop")
+    p_value: float | None = Field(default=None, description="classification: the smallest one-sided Fisher "
+                                  "p-value of the window's recall and precision tests, times their number")
+    weakest: str | None = Field(default=None, description="classification: the test behind p_value, for "
+                                "example \"recall of 'fraud' 0.300 (reference 0.812)\"")
+    false_alarm: float | None = Field(default=None, description="a window is a drop with at most this "
+                                      "probability when nothing changed (p_value at or below it is a drop)")
+    drop: bool = Field(default=False, description="worse than the reference beyond chance")
+
+
+@dataclass(frozen=True)
+class ClosedWindow:
+    position: int
+    """The position, in the column given to `update`, of the pair that closed the window."""
+    window: PerformanceWindow
+    alert: bool
+    """A drop that starts an episode: the monitor raises a concept alert for it."""
+
+
+class _Pairs:
+    """A fixed-capacity buffer of encoded pairs."""
+
+    __slots__ = ("data", "length")
+
+    def __init__(self, capacity: int, dtype: type[np.int16] | type[np.float32]) -> None:
+        self.data = np.empty(capacity, dtype=dtype)
+        self.length = 0
+
+    @property
+    def full(self) -> bool:
+        return self.length == self.data.size
+
+    def values(self) -> npt.NDArray[Any]:
+        """int16 pair codes or float32 errors."""
+        return self.data[: self.length]
+
+    def raw(self) -> bytes:
+        return self.data[: self.length].tobytes()
+
+    def load(self, raw: bytes) -> None:
+        values = np.frombuffer(raw, dtype=self.data.dtype)
+        self.length = min(values.size, self.data.size)
+        self.data[: self.length] = values[: self.length]
+
+
+class PerformanceMonitor:
+    """The reference and the current window of one model's labelled predictions."""
+
+    def __init__(self, model_id: str, config: PerformanceConfig, windows: WindowConfig, *, regression: bool,
+                 false_alarm_rate: float) -> None:
+        self.model_id = model_id
+        self.config = config
+        self.windows = windows
+        self.task: Task = "regression" if regression else "classification"
+        dtype = np.float32 if regression else np.int16
+        self.reference = _Pairs(windows.reference_size, dtype)
+        self.current = _Pairs(windows.size, dtype)
+        self.false_alarm_rate = false_alarm_rate
+        self.classes: list[float | str] = []
+        self._codes: dict[float | str, int] = {}
+        self.reference_window: PerformanceWindow | None = None
+        self.limit: float | None = None
+        """Regression: a median absolute error beyond this is a drop (set when the reference is full)."""
+        self._reference_cache: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]] | None = None
+        self._log_factorial_cache: npt.NDArray[np.float64] | None = None
+        self.in_drop = False
+        self.drops = 0
+        self.skipped = 0
+        """Regression pairs with a class name on either side: no error to measure."""
+        self.first_index = -1
+        self.from_ts = 0.0
+
+    @property
+    def metric(self) -> Literal["f1", "median_ae"]:
+        return "median_ae" if self.task == "regression" else "f1"
+
+    def update(self, predictions: Sequence[Target], labels: Sequence[Target], indices: npt.NDArray[np.int64],
+               ts: npt.NDArray[np.float64], versions: Sequence[str]) -> list[ClosedWindow]:
+        """Add labelled predictions, in label order; return the windows they closed (the reference first,
+        when these pairs completed it)."""
+        kept, encoded = self._encode(predictions, labels)
+        closed: list[ClosedWindow] = []
+        i, n = 0, len(kept)
+        reference = self.reference
+        if not reference.full:
+            i = min(n, reference.data.size - reference.length)
+            if i:
+                if reference.length == 0:
+                    self.first_index, self.from_ts = int(indices[kept[0]]), float(ts[kept[0]])
+                reference.data[reference.length: reference.length + i] = encoded[:i]
+                reference.length += i
+                if reference.full:
+                    last = kept[i - 1]
+                    self._freeze_reference(int(indices[last]), float(ts[last]), versions[last])
+                    assert self.reference_window is not None
+                    closed.append(ClosedWindow(last, self.reference_window, alert=False))
+        current = self.current
+        while i < n:
+            if current.length == 0:
+                self.first_index, self.from_ts = int(indices[kept[i]]), float(ts[kept[i]])
+            take = min(n - i, current.data.size - current.length)
+            current.data[current.length: current.length + take] = encoded[i: i + take]
+            current.length += take
+            i += take
+            if current.full:
+                last = kept[i - 1]
+                closed.append(self._close(last, int(indices[last]), float(ts[last]), versions[last]))
+                current.length = 0
+        return closed
+
+    def restore(self, classes: list[float | str], reference: bytes, current: bytes, first_index: int, from_ts: float,
+                reference_window: PerformanceWindow | None, in_drop: bool) -> None:
+        """Put back what a snapshot saved (buffers as `raw()` gives them)."""
+        self.classes = list(classes)
+        self._codes = {name: code for code, name in enumerate(self.classes)}
+        self.reference.load(reference)
+        self.current.load(current)
+        self.first_index, self.from_ts = first_index, from_ts
+        self.reference_window, self.in_drop = reference_window, in_drop
+        self.limit = None if reference_window is None else reference_window.limit
+
+    def _encode(self, predictions: Sequence[Target], labels: Sequence[Target]
+                ) -> tuple[list[int], npt.NDArray[np.int16] | npt.NDArray[np.float32]]:
+        """The positions of the pairs kept, and each kept pair's code (classification) or error (regression)."""
+        if self.task == "regression":
+            kept = [k for k, (p, y) in enumerate(zip(predictions, labels, strict=True))
+                    if isinstance(p, float) and isinstance(y, float)]
+            self.skipped += len(predictions) - len(kept)
+            errors = np.array([float(predictions[k]) - float(labels[k]) for k in kept], dtype=np.float64)
+            return kept, errors.astype(np.float32)
+        codes = np.empty(len(predictions), dtype=np.int16)
+        for k, (prediction, label) in enumerate(zip(predictions, labels, strict=True)):
+            p, y = self._code(prediction), self._code(label)
+            if p == OTHER and y == OTHER and prediction != label:
+                y = MISMATCH
+            codes[k] = p * CELLS + y
+        return list(range(len(predictions))), codes
+
+    def _code(self, name: float | str) -> int:
+        code = self._codes.get(name)
+        if code is None:
+            if len(self.classes) >= MAX_CLASSES:
+                return OTHER
+            code = self._codes[name] = len(self.classes)
+            self.classes.append(name)
+        return code
+
+    def _freeze_reference(self, last_index: int, to_ts: float, version: str) -> None:
+        pairs = self.reference.values()
+        window = self._window(pairs, last_index, to_ts, version, reference=True)
+        if self.task == "regression":
+            self.limit = _median_limit(np.abs(pairs.astype(np.float64)), self.current.data.size,
+                                       self._window_false_alarm())
+        self.reference_window = window.model_copy(update={"limit": self.limit,
+                                                          "false_alarm": self._window_false_alarm()})
+
+    def _close(self, position: int, last_index: int, to_ts: float, version: str) -> ClosedWindow:
+        pairs = self.current.values()
+        window = self._window(pairs, last_index, to_ts, version, reference=False)
+        update: dict[str, object] = {"false_alarm": self._window_false_alarm()}
+        if self.task == "regression":
+            limit = self.limit  # more than half the window's errors beyond it: the median is beyond it
+            update |= {"limit": limit, "drop": limit is not None and int(
+                np.count_nonzero(np.abs(pairs.astype(np.float64)) > limit)) > pairs.size // 2}
+        else:
+            p_value, weakest = self._weakest(pairs)
+            update |= {"p_value": p_value, "weakest": weakest, "drop": p_value <= self._window_false_alarm()}
+        window = window.model_copy(update=update)
+        alert = window.drop and not self.in_drop and self.config.alert
+        self.in_drop = window.drop
+        if alert:
+            self.drops += 1
+        return ClosedWindow(position, window, alert)
+
+    def _window_false_alarm(self) -> float:
+        return min(0.5, self.false_alarm_rate * self.current.data.size)
+
+    def _weakest(self, pairs: npt.NDArray[Any]) -> tuple[float, str | None]:
+        """The window's smallest one-sided Fisher p-value for a drop in a class's recall or precision,
+        times the number of tests (Bonferroni, capped at 1), and which test it was."""
+        reference = self._reference_counts()
+        window = _class_counts(pairs)
+        positive = None if self.config.positive_class is None else self._codes.get(self.config.positive_class, OTHER)
+        classes = range(OTHER) if positive is None else [positive]
+        tests = []
+        for c in classes:
+            if c == OTHER:
+                continue
+            for measure, trials in (("recall", 2), ("precision", 1)):
+                if reference[trials][c] and window[trials][c]:
+                    tests.append((_fisher_lower(int(window[0][c]), int(window[trials][c]), int(reference[0][c]),
+                                                int(reference[trials][c]), self._log_factorials), measure, c))
+        if not tests:
+            return 1.0, None
+        p_value, measure, c = min(tests)
+        trials = 2 if measure == "recall" else 1
+        return min(1.0, p_value * len(tests)), (
+            f"{measure} of {self.classes[c]!r} {window[0][c] / window[trials][c]:.3f} "
+            f"(reference {reference[0][c] / reference[trials][c]:.3f})")
+
+    def _reference_counts(self) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        if self._reference_cache is None:
+            self._reference_cache = _class_counts(self.reference.values())
+        return self._reference_cache
+
+    @property
+    def _log_factorials(self) -> npt.NDArray[np.float64]:
+        if self._log_factorial_cache is None:
+            top = self.reference.data.size + self.current.data.size
+            self._log_factorial_cache = np.concatenate([[0.0], np.cumsum(np.log(np.arange(1, top + 1)))])
+        return self._log_factorial_cache
+
+    def _window(self, pairs: npt.NDArray[np.int16] | npt.NDArray[np.float32], last_index: int, to_ts: float,
+                version: str, *, reference: bool) -> PerformanceWindow:
+        common = {"model_id": self.model_id, "model_version": version, "task": self.task, "reference": reference,
+                  "first_index": self.first_index, "last_index": last_index, "from_ts": self.from_ts,
+                  "to_ts": to_ts, "count": int(pairs.size)}
+        if self.task == "regression":
+            errors = pairs.astype(np.float64)
+            median = float(np.median(np.abs(errors))) if errors.size else 0.0
+            return PerformanceWindow(**common, mae=mean_absolute_error(errors), rmse=root_mean_squared_error(errors),
+                                     median_ae=median, metric="median_ae", value=median)
+        tp, predicted, labelled = _class_counts(pairs)
+        present = (predicted + labelled) > 0
+        if self.config.positive_class is not None:  # that class alone; all zeros while it was never seen
+            code = self._codes.get(self.config.positive_class)
+            present[:] = False
+            if code is not None:
+                present[code] = True
+        scores = classification_scores(tp[None, :], predicted[None, :], labelled[None, :], present[None, :])
+        f1 = float(scores.f1[0])
+        return PerformanceWindow(**common, accuracy=float(tp.sum()) / max(pairs.size, 1),
+                                 precision=float(scores.precision[0]), recall=float(scores.recall[0]), f1=f1,
+                                 positive_class=self.config.positive_class, metric="f1", value=f1)
+
+
+def _class_counts(pairs: npt.NDArray[Any]
+                  ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Per class code: right predictions, predictions and labels of the class. A label of an unnamed class
+    that differs from an unnamed prediction counts as a label of the shared code, not a right one."""
+    matrix = np.bincount(pairs.astype(np.int64), minlength=CELLS * CELLS).reshape(CELLS, CELLS)
+    labelled = matrix.sum(axis=0)[:MISMATCH].copy()
+    labelled[OTHER] += matrix[:, MISMATCH].sum()
+    return np.diagonal(matrix)[:MISMATCH].copy(), matrix.sum(axis=1)[:MISMATCH], labelled
+
+
+def _fisher_lower(hits: int, trials: int, reference_hits: int, reference_trials: int,
+                  log_factorials: npt.NDArray[np.float64]) -> float:
+    """P(at most `hits` of the window's `trials` were hits), given the hits of window and reference
+    together, when each of all the trials was equally likely a hit: a hypergeometric tail."""
+    total, successes = trials + reference_trials, hits + reference_hits
+    low = max(0, trials - (total - successes))
+    x = np.arange(low, hits + 1)
+    lf = log_factorials
+    log_p = (lf[successes] - lf[x] - lf[successes - x] + lf[total - successes] - lf[trials - x]
+             - lf[total - successes - trials + x] - (lf[total] - lf[trials] - lf[total - trials]))
+    return float(min(1.0, np.exp(log_p).sum()))
+
+
+def _median_limit(reference: npt.NDArray[np.float64], size: int, false_alarm: float) -> float | None:
+    """The smallest reference order statistic that more than half of a window of `size` values from the
+    reference's distribution exceeds with probability at most `false_alarm`; None when even the largest
+    is not enough (a reference too short for so small a probability)."""
+    ordered = np.sort(reference)
+    n = ordered.size
+    most_below = size - (size // 2 + 1)  # more than half above: at most this many below
+    low, high = 1, n + 1
+    while low < high:  # the chance falls as k grows: bisect for the smallest k that keeps it
+        k = (low + high) // 2
+        if _at_most_below(most_below, k, n, size) <= false_alarm:
+            high = k
+        else:
+            low = k + 1
+    return float(ordered[low - 1]) if low <= n else None
+
+
+def _at_most_below(most: int, k: int, n: int, size: int) -> float:
+    """P(at most `most` of `size` window values fall below the k-th smallest of `n` reference values),
+    all `n + size` values exchangeable: a sum of negative hypergeometric probabilities."""
+    log_total = _log_choose(n + size, n)
+    return sum(math.exp(_log_choose(b + k - 1, b) + _log_choose(size - b + n - k, size - b) - log_total)
+               for b in range(most + 1))
+
+
+def _log_choose(n: int, k: int) -> float:
+    return math.lgamma(n + 1) - math.lgamma(k + 1) - math.lgamma(n - k + 1)
