@@ -11,6 +11,7 @@ models (`models`, `stats`, `layout`) are written outside those scripts.
 | `<p>pending:{<model>}:<event_id>` | string | prediction waiting for its label (JSON) | label TTL |
 | `<p>early:{<model>}:<event_id>` | string | label that arrived before its prediction (JSON) | label TTL |
 | `<p>windows:{<model>}:<signal>` | list | last 100 closed tumbling windows (JSON), newest first | 7 days |
+| `<p>performance:{<model>}` | list | last 100 closed performance windows (JSON, detectors/performance.py), the reference window among them, newest first | 7 days |
 | `<p>outbox:{<model>}` | hash | id -> alert / retrain request persisted but not yet confirmed on Kafka | none |
 | `<p>stats` | hash | counters: `events:<topic>`, `dead_letters:<reason>`, `alerts`, `system_alerts`, `retrain_requests`, `stale_events`, `stale_labels` | none |
 | `<p>layout` | string | `2` once keys of the first layout (no hash tags) were renamed | none |
@@ -53,6 +54,9 @@ class RedisKeys:
 
     def windows(self, model_id: str, signal: str) -> str:
         return f"{self.prefix}windows:{{{model_id}}}:{signal}"
+
+    def performance(self, model_id: str) -> str:
+        return f"{self.prefix}performance:{{{model_id}}}"
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ several processors in one process without their counts mixing.
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
+from detectors.performance import METRIC_NAMES, PerformanceWindow
 from schemas.events import DriftAlert
 
 __all__ = ["CONTENT_TYPE_LATEST", "WorkerMetrics"]
@@ -52,6 +53,22 @@ class WorkerMetrics:
         self.outage = Gauge("driftline_outage",
                             "1 while the worker cannot save a batch (Redis or Kafka away, a Redis error, a bug)",
                             registry=r)
+        self.performance = Gauge("driftline_performance",
+                                 "The last closed performance window's metrics (accuracy, precision, recall, f1; "
+                                 "mae, rmse, median_ae), by model; window=reference for the reference window",
+                                 ["model", "metric", "window"], registry=r)
+        self.performance_drop = Gauge("driftline_performance_drop",
+                                      "1 while the last performance window is worse than the reference beyond "
+                                      "chance", ["model"], registry=r)
+
+    def performance_window(self, window: PerformanceWindow) -> None:
+        which = "reference" if window.reference else "last"
+        for metric in METRIC_NAMES:
+            value = getattr(window, metric)
+            if value is not None:
+                self.performance.labels(window.model_id, metric, which).set(value)
+        if not window.reference:
+            self.performance_drop.labels(window.model_id).set(int(window.drop))
 
     def alert(self, alert: DriftAlert) -> None:
         self.alerts.labels(alert.model_id, alert.signal, alert.detector, alert.severity.value).inc()

@@ -395,6 +395,9 @@ class BatchProcessor:
                 write.outbox.append(OutboxItem(request.request_id, len(write.outbox), self.topics.retrain, model_id,
                                                request.model_dump_json()))
             write.windows += out.windows
+            write.performance += out.performance
+            for window in out.performance:
+                self.metrics.performance_window(window)
             report.alerts += len(out.alerts)
             report.retrain_requests += len(out.retrain_requests)
             report.stale_events += out.stale_events

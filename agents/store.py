@@ -1,5 +1,5 @@
-"""Redis persistence of the worker: snapshots with the offsets they cover, the label join, windows,
-the per-model outbox, counters. Key names are in agents/keys.py.
+"""Redis persistence of the worker: snapshots with the offsets they cover, the label join, windows
+(of signals, and of performance), the per-model outbox, counters. Key names are in agents/keys.py.
 
 One batch costs two round trips: a pipeline that reads what the batch needs, and a pipeline that
 writes it. Each model's part of the write is one Lua script over keys of one hash slot, so it is
@@ -29,6 +29,7 @@ from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
 from agents.keys import LAYOUT_VERSION, WINDOW_HISTORY, WINDOW_TTL_SECONDS, LegacyKeys, RedisKeys
 from agents.label_buffer import Key, LabelChanges
 from detectors.monitor import PendingPrediction
+from detectors.performance import PerformanceWindow
 from detectors.windows import WindowStats
 from driftline.redis_connect import AsyncClient, async_client
 from driftline.settings import Settings
@@ -119,6 +120,7 @@ class ModelWrite:
     seq: str
     outbox: list[OutboxItem] = field(default_factory=list)
     windows: list[WindowStats] = field(default_factory=list)
+    performance: list[PerformanceWindow] = field(default_factory=list)
 
 
 @dataclass
@@ -238,7 +240,8 @@ class StateStore:
 
         ops: dict[str, Any] = {
             "outbox": [[item.id, item.encode().decode()] for item in write.outbox],
-            "windows": [[index_of(self.keys.windows(model_id, s.signal)), s.model_dump_json()] for s in write.windows],
+            "windows": [[index_of(self.keys.windows(model_id, s.signal)), s.model_dump_json()] for s in write.windows]
+            + [[index_of(self.keys.performance(model_id)), p.model_dump_json()] for p in write.performance],
             "hold": [], "drop": [],
             "history": WINDOW_HISTORY, "window_ttl": WINDOW_TTL_SECONDS, "label_ttl_ms": self.label_ttl_ms,
         }

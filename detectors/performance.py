@@ -62,6 +62,7 @@ MISMATCH = MAX_CLASSES + 1
 """The label code of a pair whose prediction and label are both unnamed classes, but different ones."""
 CELLS = MAX_CLASSES + 2
 Task = Literal["classification", "regression"]
+METRIC_NAMES = ("accuracy", "precision", "recall", "f1", "mae", "rmse", "median_ae")
 
 
 class PerformanceConfig(BaseModel):
@@ -117,6 +118,10 @@ class PerformanceWindow(BaseModel):
     false_alarm: float | None = Field(default=None, description="a window is a drop with at most this "
                                       "probability when nothing changed (p_value at or below it is a drop)")
     drop: bool = Field(default=False, description="worse than the reference beyond chance")
+
+    def metrics_text(self) -> str:
+        """`accuracy=0.91 precision=...`: the metrics this window has, for people."""
+        return " ".join(f"{name}={value:.4g}" for name in METRIC_NAMES if (value := getattr(self, name)) is not None)
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from pathlib import Path
 from detectors.config import MonitoringConfig
 from detectors.fleet import InMemoryLabelBuffer, MonitorFleet
 from detectors.monitor import Clock
+from detectors.performance import PerformanceWindow
 from driftline.event_files import BadRecord, read_events
 from schemas.events import DriftAlert, InboundEvent, RetrainRequest, Severity
 
@@ -16,6 +17,8 @@ from schemas.events import DriftAlert, InboundEvent, RetrainRequest, Severity
 class BacktestResult:
     alerts: list[DriftAlert] = field(default_factory=list)
     retrain_requests: list[RetrainRequest] = field(default_factory=list)
+    performance: list[PerformanceWindow] = field(default_factory=list)
+    """Every closed performance window (the reference windows among them), as the worker keeps them in Redis."""
     events: int = 0
     bad_records: list[BadRecord] = field(default_factory=list)
     early_labels: int = 0
@@ -57,6 +60,7 @@ def _run_chunk(fleet: MonitorFleet, chunk: dict[str, list[InboundEvent]], result
         out = fleet.handle_many(model_id, events)
         result.alerts += out.alerts
         result.retrain_requests += out.retrain_requests
+        result.performance += out.performance
 
 
 def backtest_file(path: Path | str, config: MonitoringConfig, **kwargs: object) -> BacktestResult:
@@ -75,6 +79,7 @@ def summary_table(result: BacktestResult) -> str:
     widths = [max(len(row[i]) for row in table) for i in range(len(header))]
     lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)) for row in table]
     drifts = sum(1 for a in result.alerts if a.severity == Severity.DRIFT)
+    lines += _performance_lines(result.performance)
     lines.append("")
     lines.append(
         f"{result.events} events, {len(result.alerts)} alerts ({drifts} drift), "
@@ -82,3 +87,17 @@ def summary_table(result: BacktestResult) -> str:
         f"{result.early_labels} labels before their prediction, {result.unknown_model_events} events of unknown models"
     )
     return "\n".join(lines)
+
+
+def _performance_lines(windows: list[PerformanceWindow]) -> list[str]:
+    """Per model: how many performance windows closed, how many were drops, and the last one's metrics."""
+    by_model: dict[str, list[PerformanceWindow]] = {}
+    for window in windows:
+        by_model.setdefault(window.model_id, []).append(window)
+    lines = []
+    for model_id, closed in sorted(by_model.items()):
+        later = [w for w in closed if not w.reference]
+        last = closed[-1]
+        lines.append(f"performance {model_id}: {len(later)} windows after the reference, "
+                     f"{sum(w.drop for w in later)} drops; last: {last.metrics_text()}")
+    return ["", *lines] if lines else []

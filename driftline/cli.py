@@ -122,11 +122,16 @@ def cmd_backtest(args: argparse.Namespace, settings: Settings) -> int:
         for line in lines:
             print(line)
         report = sys.stderr
+    if args.performance_out:
+        Path(args.performance_out).write_text("".join(w.model_dump_json() + "\n" for w in result.performance),
+                                              encoding="utf-8")
     for bad in result.bad_records[:10]:
         print(f"invalid record {bad.location}: {bad.reason}", file=sys.stderr)
     print(summary_table(result), file=report)
     if args.out:
         print(f"alerts written to {args.out}", file=report)
+    if args.performance_out:
+        print(f"{len(result.performance)} performance windows written to {args.performance_out}", file=report)
     return 0
 
 
@@ -238,6 +243,8 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Command]]:
     backtest.add_argument("file", help="events, in stream order")
     backtest.add_argument("--config", help="monitoring config, TOML or YAML (env DRIFTLINE_CONFIG)")
     backtest.add_argument("--out", help="write alerts here (JSON lines); default: standard output")
+    backtest.add_argument("--performance-out", help="write each closed performance window here (JSON lines, as "
+                          "the worker keeps them in Redis)")
     commands["backtest"] = cmd_backtest
 
     replay = sub.add_parser("replay", help="produce the events of a JSONL, CSV or Parquet file into Kafka")

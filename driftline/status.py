@@ -1,10 +1,11 @@
-"""`driftline status [MODEL]`: per-model, per-signal detector state, read from Redis."""
+"""`driftline status [MODEL]`: per-model, per-signal detector state and performance, read from Redis."""
 
 from collections.abc import Iterator
 
 from pydantic import BaseModel
 
 from agents.keys import RedisKeys
+from detectors.performance import PerformanceWindow
 from detectors.snapshot import SnapshotError, open_snapshot
 from driftline.redis_connect import sync_client
 from driftline.settings import Settings
@@ -27,6 +28,8 @@ class ModelStatus(BaseModel):
     resets: int | None = None
     retrain_requests: int | None = None
     detectors: list[DetectorStatus] = []
+    performance_reference: PerformanceWindow | None = None
+    performance_last: PerformanceWindow | None = None
     error: str | None = None
 
 
@@ -46,7 +49,10 @@ def model_statuses(settings: Settings, model_id: str | None = None) -> Iterator[
             except SnapshotError as exc:
                 yield ModelStatus(model_id=mid, error=str(exc))
                 continue
+            last = client.lindex(keys.performance(mid), 0)
             yield ModelStatus(
+                performance_reference=None if state.performance is None else state.performance.reference_window,
+                performance_last=PerformanceWindow.model_validate_json(last) if isinstance(last, bytes) else None,
                 model_id=mid,
                 model_version=state.model_version,
                 events_since_reset=state.event_count,
@@ -60,6 +66,15 @@ def model_statuses(settings: Settings, model_id: str | None = None) -> Iterator[
             )
     finally:
         client.close()
+
+
+def _performance(window: PerformanceWindow) -> str:
+    verdict = ""
+    if not window.reference:
+        verdict = "  DROP" if window.drop else "  within band"
+        if window.weakest:
+            verdict += f" (weakest: {window.weakest}, p={window.p_value:.3g})"
+    return f"{window.count} labelled events {window.first_index}..{window.last_index}  {window.metrics_text()}{verdict}"
 
 
 def _text(value: bytes | str) -> str:
@@ -79,4 +94,7 @@ def render(statuses: list[ModelStatus]) -> str:
             flag = " WARNING" if d.in_warning else ""
             lines.append(f"  {d.signal:<24} {d.detector:<13} updates {d.updates:<8} drifts {d.drifts:<4} "
                          f"warnings {d.warnings:<4}{flag}  {stats}")
+        for name, window in (("reference", status.performance_reference), ("last window", status.performance_last)):
+            if window is not None:
+                lines.append(f"  performance {name:<12} {_performance(window)}")
     return "\n".join(lines) if lines else "no models yet"

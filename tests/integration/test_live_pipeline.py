@@ -8,16 +8,22 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from agents.keys import RedisKeys
 from detectors.config import MonitoringConfig
+from detectors.performance import PerformanceWindow
 from driftline.backtest import run_backtest
+from driftline.cli import main
 from driftline.kafka_admin import ensure_topics
+from driftline.redis_connect import sync_client
 from driftline.settings import Settings
 from schemas import DeadLetter, DriftAlert, LabelEvent, PredictionEvent
 from schemas.dead_letter import DeadLetterReason
 from tests.live import (
     WorkerProcess,
+    cli_env,
     collect,
     dumps,
+    metric_samples,
     produce,
     produce_raw,
     signal_updates,
@@ -95,6 +101,53 @@ def test_late_and_out_of_order_labels_are_joined_and_ddm_fires_on_concept_drift(
     assert drifts, "DDM raised a drift on the error signal"
     assert 1000 <= drifts[0].event_index < 1600
     assert drifts[0].kind == "concept"
+
+
+def test_performance_windows_reach_redis_status_and_metrics_as_the_backtest_closes_them(
+        live_worker: WorkerProcess, model_id: str, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Fraud recall falls from 0.8 to 0.2 at prediction 1500, with labels on their own topic: the worker
+    keeps the same performance windows in Redis as the backtest, raises the same concept alert on
+    signal `performance`, and shows them in `driftline status` and /metrics."""
+    settings = live_worker.settings
+    rng = np.random.default_rng(8)
+    n, at = 3_000, 1_500
+    truth = np.where(rng.random(n) < 0.1, "fraud", "ok")
+    caught = rng.random(n) < np.where(np.arange(n) >= at, 0.2, 0.8)
+    guessed = np.where((truth == "fraud") & ~caught, "ok", truth)
+    predictions = [PredictionEvent(model_id=model_id, model_version="1", event_id=f"e{i}", ts=float(i),
+                                   features={"x": float(rng.normal())}, prediction=str(guessed[i]))
+                   for i in range(n)]
+    labels = [LabelEvent(model_id=model_id, event_id=f"e{i}", label=str(truth[i]), ts=float(i) + 5) for i in range(n)]
+    expected = run_backtest([*predictions, *labels], MonitoringConfig())
+    performance_alerts = [a for a in expected.alerts if a.signal == "performance"]
+    assert [(a.kind, a.detector) for a in performance_alerts] == [("concept", "f1_band")]
+    assert performance_alerts[0].event_index >= at
+
+    produce(settings, settings.topics.predictions, predictions, batch=100)
+    wait_for_events(settings, model_id, n)  # then the labels: each joins a waiting prediction, in label order
+    produce(settings, settings.topics.labels, labels, batch=100)
+    wait_until(lambda: signal_updates(settings, model_id, "error") == n, timeout=90, what="every label joined")
+    live = alerts_of(settings, model_id, len(expected.alerts))
+    assert signature(live) == signature(expected.alerts)
+
+    client = sync_client(settings)
+    try:
+        stored = client.lrange(RedisKeys(settings.key_prefix).performance(model_id), 0, -1)
+    finally:
+        client.close()
+    assert [PerformanceWindow.model_validate_json(raw) for raw in reversed(stored)] == expected.performance
+    assert [w.reference for w in expected.performance] == [True] + [False] * 5
+
+    cli_env(live_worker, monkeypatch)
+    assert main(["status", model_id]) == 0
+    printed = capsys.readouterr().out
+    assert "performance reference" in printed and "performance last window" in printed and "DROP" in printed
+    last = expected.performance[-1]
+    samples = metric_samples(live_worker)
+    assert samples[("driftline_performance", (("metric", "f1"), ("model", model_id), ("window", "last")))] == (
+        pytest.approx(last.f1))
+    assert samples[("driftline_performance_drop", (("model", model_id),))] == float(last.drop)
 
 
 @pytest.mark.parametrize(("stop_signal", "stops"), [
