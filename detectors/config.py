@@ -4,7 +4,8 @@ With no file at all, every model is monitored with DESIGN.md's defaults, each ca
 model's own reference window for at most one false drift alert per 100,000 events per model
 (detectors/calibration.py): rate CUSUMs on the location and spread of each numeric feature and a
 numeric prediction or score, with ADWIN on their normal scores; on each categorical feature's mix; on each
-feature's missing-value bit; and on the error bit against the reference error rate. A TOML or YAML file
+feature's missing-value bit; and on the error bit against the reference error rate; and performance
+over windows of labelled predictions (detectors/performance.py). A TOML or YAML file
 overrides them under `defaults` (every model) and `models.<model_id>` (one model). Signal keys are
 exact names (`feature:age`) or shell patterns (`feature:*`); the most specific key wins.
 """

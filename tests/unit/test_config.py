@@ -83,3 +83,16 @@ def test_invalid_syntax_and_unknown_suffix_are_reported(tmp_path: Path) -> None:
         load_config(bad)
     with pytest.raises(ConfigError, match=r"\.toml, \.yaml or \.yml"):
         load_config(tmp_path / "c.ini")
+
+
+def test_performance_is_configured_per_model_and_the_river_preset_keeps_it_quiet(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text('[defaults.performance]\npositive_class = 1\n\n[models.price]\nerror_threshold = 5.0\n\n'
+                    '[models.legacy]\npreset = "river"\n')
+    config = load_config(path)
+    assert config.defaults.performance.positive_class == 1.0  # the class a JSON 1 or 1.0 label names
+    assert not config.defaults.regression and config.policy_for("price").regression  # auto: an error threshold
+    assert config.policy_for("price").performance.alert
+    assert not config.policy_for("legacy").performance.alert
+    assert not load_config(EXAMPLES / "river.toml").defaults.performance.alert
+    assert load_config(EXAMPLES / "monitoring.toml").defaults.performance.positive_class == "fraud"
