@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from detectors.adwin import AdwinParams
 from detectors.ddm import DdmParams
 from detectors.page_hinkley import PageHinkleyParams
-from detectors.performance import PerformanceConfig
+from detectors.performance import PerformanceConfig, Task
 from detectors.rate_cusum import RateCusumParams
 from detectors.registry import DETECTORS, AnyDetectorParams
 from detectors.windows import WindowConfig
@@ -131,10 +131,13 @@ class ModelPolicy(_Config):
         return data
 
     @property
-    def regression(self) -> bool:
-        """Whether performance is measured as regression (MAE, RMSE) rather than classification."""
+    def performance_task(self) -> Task | None:
+        """How performance is measured: as configured, regression where `auto` has an error threshold, and
+        None where `auto` decides from the first labelled prediction (`detectors.performance.task_of`)."""
         task = self.performance.task
-        return task == "regression" or (task == "auto" and self.error_threshold is not None)
+        if task != "auto":
+            return task
+        return "regression" if self.error_threshold is not None else None
 
     def rule_for(self, signal: str) -> SignalRule | None:
         """The rule of the most specific matching key, or None when nothing watches this signal."""

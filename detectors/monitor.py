@@ -22,7 +22,7 @@ from detectors.adwin import AdwinParams
 from detectors.base import DRIFT, NONE, WARNING, DetectorParams, DriftDetector
 from detectors.calibration import Reference, ScoreTransform, calibrated, needs_values, signal_false_alarm_rate
 from detectors.config import ModelPolicy, SignalRule
-from detectors.performance import ClosedWindow, PerformanceMonitor, PerformanceWindow
+from detectors.performance import ClosedWindow, PerformanceMonitor, PerformanceWindow, task_of
 from detectors.rate_cusum import RateCusumParams
 from detectors.registry import build_detector
 from detectors.signals import (
@@ -479,8 +479,9 @@ class ModelMonitor:
         if not self.policy.performance.enabled:
             return
         if self.performance is None:
+            task = self.policy.performance_task or task_of(predictions[0], labels[0])
             self.performance = PerformanceMonitor(self.model_id, self.policy.performance, self.policy.windows,
-                                                  regression=self.policy.regression,
+                                                  regression=task == "regression",
                                                   false_alarm_rate=self.false_alarm_share())
         closed = self.performance.update(predictions, labels, run.indices[positions], run.ts[positions],
                                          [run.versions[k] for k in positions.tolist()])

@@ -72,7 +72,8 @@ class PerformanceConfig(BaseModel):
 
     enabled: bool = True
     task: Literal["auto", "classification", "regression"] = Field(
-        default="auto", description="auto: regression when error_threshold is set, classification otherwise")
+        default="auto", description="auto: regression when error_threshold is set or the first labelled "
+        "prediction and label are numbers, either of them not whole; classification otherwise")
     positive_class: float | str | None = Field(
         default=None, description="precision, recall and F1 of this class; macro averages when unset")
     alert: bool = Field(default=True, description="raise a concept alert on signal `performance` when a window's "
@@ -122,6 +123,15 @@ class PerformanceWindow(BaseModel):
     def metrics_text(self) -> str:
         """`accuracy=0.91 precision=...`: the metrics this window has, for people."""
         return " ".join(f"{name}={value:.4g}" for name in METRIC_NAMES if (value := getattr(self, name)) is not None)
+
+
+def task_of(prediction: Target, label: Target) -> Task:
+    """`auto`'s guess from a labelled prediction: numbers with a fraction are a regression's; class names,
+    and whole numbers (0 and 1, class ids), a classifier's. A regression of counts says so in its config."""
+    numbers = isinstance(prediction, float) and isinstance(label, float)
+    if numbers and not (float(prediction).is_integer() and float(label).is_integer()):
+        return "regression"
+    return "classification"
 
 
 @dataclass(frozen=True)

@@ -230,10 +230,10 @@ def _restore_performance(state: MonitorState, policy: ModelPolicy, false_alarm_r
     saved = state.performance
     if saved is None or saved.config != policy.performance or saved.windows != policy.windows:
         return None
-    performance = PerformanceMonitor(state.model_id, policy.performance, policy.windows,
-                                     regression=policy.regression, false_alarm_rate=false_alarm_rate)
-    if performance.task != saved.task:
+    if (policy.performance_task or saved.task) != saved.task:
         return None
+    performance = PerformanceMonitor(state.model_id, policy.performance, policy.windows,
+                                     regression=saved.task == "regression", false_alarm_rate=false_alarm_rate)
     performance.restore(saved.classes, saved.reference, saved.current, saved.first_index, saved.from_ts,
                         saved.reference_window, saved.in_drop)
     performance.drops, performance.skipped = saved.drops, saved.skipped

@@ -30,7 +30,7 @@ from river.drift import binary
 
 from detectors.config import MonitoringConfig
 from detectors.monitor import ModelMonitor
-from detectors.signals import ERROR, PREDICTION, SCORE, category_signal, feature_signal, missing_signal
+from detectors.signals import ERROR, PERFORMANCE, PREDICTION, SCORE, category_signal, feature_signal, missing_signal
 from schemas import PredictionEvent, Severity
 
 RESULTS = Path(__file__).parent / "results"
@@ -118,6 +118,14 @@ def wide(rng: np.random.Generator, n: int, at: int) -> Stream:
     return _stream(rng, n, {f"f{j}": values[:, j].tolist() for j in range(100)})
 
 
+def regression(rng: np.random.Generator, n: int, at: int, *, grows: float = 1.0) -> Stream:
+    """A regression model (labels in its own units, std 10) with Student-t(3) errors, labelled at once;
+    its errors grow `grows` times from `at`."""
+    labels = 100.0 + 10.0 * rng.normal(size=n)
+    errors = rng.standard_t(3, size=n) * np.where(_after(n, at), grows, 1.0)
+    return Stream({"x": rng.normal(size=n).tolist()}, (labels + errors).tolist(), labels.tolist())
+
+
 # drifts ----------------------------------------------------------------------------------------------
 def mean_shift(sigmas: float) -> Maker:
     def make(rng: np.random.Generator, n: int, at: int) -> Stream:
@@ -151,6 +159,20 @@ def error_rises(to: float) -> Maker:
     def make(rng: np.random.Generator, n: int, at: int) -> Stream:
         return _stream(rng, n, {"x": rng.normal(size=n).tolist()}, np.where(_after(n, at), to, 0.1))
     return make
+
+
+def minority_recall(rng: np.random.Generator, n: int, at: int) -> Stream:
+    """A fraud classifier (10% fraud, 1% false positives) whose recall of fraud falls from 0.8 to 0.3: the
+    error rate rises by about five points, its inputs and the prediction mix barely move."""
+    labels = (rng.random(n) < 0.1).astype(float)
+    missed = (labels == 1.0) & (rng.random(n) > np.where(_after(n, at), 0.3, 0.8))
+    false_positive = (labels == 0.0) & (rng.random(n) < 0.01)
+    predictions = np.where(missed, 0.0, np.where(false_positive, 1.0, labels))
+    return Stream({"x": rng.normal(size=n).tolist()}, predictions.tolist(), labels.tolist())
+
+
+def regression_errors_grow(rng: np.random.Generator, n: int, at: int) -> Stream:
+    return regression(rng, n, at, grows=1.5)
 
 
 def prediction_shift(rng: np.random.Generator, n: int, at: int) -> Stream:
@@ -191,6 +213,10 @@ def scenarios(scale: float) -> list[Scenario]:
         Scenario("error 10% -> 40%", error_rises(0.4), change, at, ERROR),
         Scenario("numeric prediction shift", prediction_shift, change, at, PREDICTION),
         Scenario("score shift", score_shift, change, at, SCORE),
+        Scenario("minority recall 0.8 -> 0.3", minority_recall, change, at, PERFORMANCE),
+        Scenario("regression errors x1.5", regression_errors_grow, change, at, PERFORMANCE),
+        # added last, so the rows above keep the seeds (row numbers) their published figures came from
+        Scenario("labelled regression", regression, control, what="regression, Student-t(3) errors, labelled"),
     ]
 
 
@@ -213,7 +239,8 @@ def run_driftline(events: list[PredictionEvent]) -> tuple[dict[str, list[int]], 
         for alert in monitor.observe_many(events[start : start + 500]).alerts:
             if alert.severity == Severity.DRIFT:
                 drifts.setdefault(alert.signal, []).append(alert.event_index)
-    return drifts, set(monitor.signals)
+    watched = set(monitor.signals) | ({PERFORMANCE} if monitor.performance is not None else set())
+    return drifts, watched
 
 
 def run_river(stream: Stream) -> tuple[dict[str, list[int]], set[str]]:

@@ -91,7 +91,8 @@ def test_performance_is_configured_per_model_and_the_river_preset_keeps_it_quiet
                     '[models.legacy]\npreset = "river"\n')
     config = load_config(path)
     assert config.defaults.performance.positive_class == 1.0  # the class a JSON 1 or 1.0 label names
-    assert not config.defaults.regression and config.policy_for("price").regression  # auto: an error threshold
+    assert config.defaults.performance_task is None  # auto, no threshold: the first labelled prediction decides
+    assert config.policy_for("price").performance_task == "regression"  # auto with an error threshold
     assert config.policy_for("price").performance.alert
     assert not config.policy_for("legacy").performance.alert
     assert not load_config(EXAMPLES / "river.toml").defaults.performance.alert

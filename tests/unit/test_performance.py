@@ -17,6 +17,7 @@ from detectors.performance import (
     PerformanceMonitor,
     PerformanceWindow,
     _at_most_below,
+    task_of,
 )
 from detectors.snapshot import decode_snapshot, encode_snapshot
 from detectors.windows import WindowConfig
@@ -206,10 +207,15 @@ def labelled_events(predictions: list, labels: list) -> list[PredictionEvent]:
             for i, (p, y) in enumerate(zip(predictions, labels, strict=True))]
 
 
+def test_auto_tells_a_regression_from_a_classifier_by_its_first_labelled_prediction() -> None:
+    assert task_of(0.37, 1.0) == task_of(2.0, 2.5) == "regression"
+    assert task_of(1.0, 0.0) == task_of("fraud", "ok") == task_of(3.0, "ok") == "classification"
+
+
 def test_a_drop_is_a_concept_alert_on_signal_performance_that_requests_retraining() -> None:
+    """Zero config on a regression without an error threshold: `auto` measures it as a regression."""
     predictions, labels = drifting_stream(regression=True, n=4_000, change_at=2_000)
-    policy = MonitoringConfig().defaults.model_copy(update={"performance": PerformanceConfig(task="regression")})
-    out = ModelMonitor("m", policy).observe_many(labelled_events(predictions, labels))
+    out = ModelMonitor("m", MonitoringConfig().defaults).observe_many(labelled_events(predictions, labels))
     alerts = [a for a in out.alerts if a.signal == "performance"]
     assert [(a.kind, a.detector, a.severity) for a in alerts] == [("concept", "median_ae_band", "drift")]
     assert alerts[0].evidence.after["median_ae"] > alerts[0].evidence.after["limit"]
