@@ -254,12 +254,18 @@ class PerformanceMonitor:
             self.skipped += len(predictions) - len(kept)
             errors = np.array([float(predictions[k]) - float(labels[k]) for k in kept], dtype=np.float64)
             return kept, errors.astype(np.float32)
-        codes = np.empty(len(predictions), dtype=np.int16)
-        for k, (prediction, label) in enumerate(zip(predictions, labels, strict=True)):
-            p, y = self._code(prediction), self._code(label)
-            if p == OTHER and y == OTHER and prediction != label:
-                y = MISMATCH
-            codes[k] = p * CELLS + y
+        get = self._codes.get
+        guessed, truth = list(map(get, predictions)), list(map(get, labels))  # C speed: classes already known
+        if None in guessed or None in truth:
+            guessed, truth = [], []
+            for prediction, label in zip(predictions, labels, strict=True):  # pair by pair: cut-invariant codes
+                guessed.append(self._code(prediction))
+                truth.append(self._code(label))
+        p, y = np.array(guessed, dtype=np.int64), np.array(truth, dtype=np.int64)
+        for k in np.flatnonzero((p == OTHER) & (y == OTHER)).tolist():
+            if predictions[k] != labels[k]:
+                y[k] = MISMATCH
+        codes = (p * CELLS + y).astype(np.int16)
         return list(range(len(predictions))), codes
 
     def _code(self, name: float | str) -> int:
