@@ -67,7 +67,8 @@ def test_csv_and_parquet_files_replay_completely(live_worker: WorkerProcess, mod
     cli_env(live_worker, monkeypatch)
     for path, model in ((csv_path, f"{model_id}-csv"), (parquet_path, f"{model_id}-pq")):
         expected = backtest_signature(path)
-        assert [(s, d) for s, d, _, _ in expected] == [("error", "rate_cusum")] and expected[0][2] >= 1_000
+        assert [(s, d) for s, d, _, _ in expected] == [("error", "rate_cusum"), ("performance", "f1_band")]
+        assert all(index >= 1_000 for _, _, index, _ in expected)
         assert main(["replay", str(path)]) == 0
         assert "sent 2000 events, failed 0, invalid records 0" in capsys.readouterr().err
         wait_for_events(live_worker.settings, model, 2000)
