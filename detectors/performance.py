@@ -42,7 +42,6 @@ window together `reference_size + size` of them.
 [(True, 1.0, False), (False, 1.0, False), (False, 0.333, True)]
 """
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -52,7 +51,7 @@ import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from detectors.scoring import classification_scores, mean_absolute_error, root_mean_squared_error
-from detectors.windows import WindowConfig
+from detectors.windows import FixedBuffer, WindowConfig
 from schemas.types import Target
 
 MAX_CLASSES = 100
@@ -143,32 +142,6 @@ class ClosedWindow:
     """A drop that starts an episode: the monitor raises a concept alert for it."""
 
 
-class _Pairs:
-    """A fixed-capacity buffer of encoded pairs."""
-
-    __slots__ = ("data", "length")
-
-    def __init__(self, capacity: int, dtype: type[np.int16] | type[np.float32]) -> None:
-        self.data = np.empty(capacity, dtype=dtype)
-        self.length = 0
-
-    @property
-    def full(self) -> bool:
-        return self.length == self.data.size
-
-    def values(self) -> npt.NDArray[Any]:
-        """int16 pair codes or float32 errors."""
-        return self.data[: self.length]
-
-    def raw(self) -> bytes:
-        return self.data[: self.length].tobytes()
-
-    def load(self, raw: bytes) -> None:
-        values = np.frombuffer(raw, dtype=self.data.dtype)
-        self.length = min(values.size, self.data.size)
-        self.data[: self.length] = values[: self.length]
-
-
 class PerformanceMonitor:
     """The reference and the current window of one model's labelled predictions."""
 
@@ -179,16 +152,13 @@ class PerformanceMonitor:
         self.windows = windows
         self.task: Task = "regression" if regression else "classification"
         dtype = np.float32 if regression else np.int16
-        self.reference = _Pairs(windows.reference_size, dtype)
-        self.current = _Pairs(windows.size, dtype)
+        self.reference = FixedBuffer(windows.reference_size, dtype)
+        self.current = FixedBuffer(windows.size, dtype)
         self.false_alarm_rate = false_alarm_rate
         self.classes: list[float | str] = []
         self._codes: dict[float | str, int] = {}
         self.reference_window: PerformanceWindow | None = None
-        self.limit: float | None = None
-        """Regression: a median absolute error beyond this is a drop (set when the reference is full)."""
         self._reference_cache: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]] | None = None
-        self._log_factorial_cache: npt.NDArray[np.float64] | None = None
         self.in_drop = False
         self.drops = 0
         self.skipped = 0
@@ -197,8 +167,9 @@ class PerformanceMonitor:
         self.from_ts = 0.0
 
     @property
-    def metric(self) -> Literal["f1", "median_ae"]:
-        return "median_ae" if self.task == "regression" else "f1"
+    def limit(self) -> float | None:
+        """Regression: a median absolute error beyond this is a drop (the reference window's, once full)."""
+        return None if self.reference_window is None else self.reference_window.limit
 
     def update(self, predictions: Sequence[Target], labels: Sequence[Target], indices: npt.NDArray[np.int64],
                ts: npt.NDArray[np.float64], versions: Sequence[str]) -> list[ClosedWindow]:
@@ -243,7 +214,6 @@ class PerformanceMonitor:
         self.current.load(current)
         self.first_index, self.from_ts = first_index, from_ts
         self.reference_window, self.in_drop = reference_window, in_drop
-        self.limit = None if reference_window is None else reference_window.limit
 
     def _encode(self, predictions: Sequence[Target], labels: Sequence[Target]
                 ) -> tuple[list[int], npt.NDArray[np.int16] | npt.NDArray[np.float32]]:
@@ -278,16 +248,14 @@ class PerformanceMonitor:
         return code
 
     def _freeze_reference(self, last_index: int, to_ts: float, version: str) -> None:
-        pairs = self.reference.values()
+        pairs = self.reference.held()
         window = self._window(pairs, last_index, to_ts, version, reference=True)
-        if self.task == "regression":
-            self.limit = _median_limit(np.abs(pairs.astype(np.float64)), self.current.data.size,
-                                       self._window_false_alarm())
-        self.reference_window = window.model_copy(update={"limit": self.limit,
-                                                          "false_alarm": self._window_false_alarm()})
+        limit = None if self.task == "classification" else _median_limit(
+            np.abs(pairs.astype(np.float64)), self.current.data.size, self._window_false_alarm())
+        self.reference_window = window.model_copy(update={"limit": limit, "false_alarm": self._window_false_alarm()})
 
     def _close(self, position: int, last_index: int, to_ts: float, version: str) -> ClosedWindow:
-        pairs = self.current.values()
+        pairs = self.current.held()
         window = self._window(pairs, last_index, to_ts, version, reference=False)
         update: dict[str, object] = {"false_alarm": self._window_false_alarm()}
         if self.task == "regression":
@@ -321,7 +289,7 @@ class PerformanceMonitor:
             for measure, trials in (("recall", 2), ("precision", 1)):
                 if reference[trials][c] and window[trials][c]:
                     tests.append((_fisher_lower(int(window[0][c]), int(window[trials][c]), int(reference[0][c]),
-                                                int(reference[trials][c]), self._log_factorials), measure, c))
+                                                int(reference[trials][c])), measure, c))
         if not tests:
             return 1.0, None
         p_value, measure, c = min(tests)
@@ -332,15 +300,8 @@ class PerformanceMonitor:
 
     def _reference_counts(self) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
         if self._reference_cache is None:
-            self._reference_cache = _class_counts(self.reference.values())
+            self._reference_cache = _class_counts(self.reference.held())
         return self._reference_cache
-
-    @property
-    def _log_factorials(self) -> npt.NDArray[np.float64]:
-        if self._log_factorial_cache is None:
-            top = self.reference.data.size + self.current.data.size
-            self._log_factorial_cache = np.concatenate([[0.0], np.cumsum(np.log(np.arange(1, top + 1)))])
-        return self._log_factorial_cache
 
     def _window(self, pairs: npt.NDArray[np.int16] | npt.NDArray[np.float32], last_index: int, to_ts: float,
                 version: str, *, reference: bool) -> PerformanceWindow:
@@ -376,16 +337,12 @@ def _class_counts(pairs: npt.NDArray[Any]
     return np.diagonal(matrix)[:MISMATCH].copy(), matrix.sum(axis=1)[:MISMATCH], labelled
 
 
-def _fisher_lower(hits: int, trials: int, reference_hits: int, reference_trials: int,
-                  log_factorials: npt.NDArray[np.float64]) -> float:
+def _fisher_lower(hits: int, trials: int, reference_hits: int, reference_trials: int) -> float:
     """P(at most `hits` of the window's `trials` were hits), given the hits of window and reference
     together, when each of all the trials was equally likely a hit: a hypergeometric tail."""
     total, successes = trials + reference_trials, hits + reference_hits
-    low = max(0, trials - (total - successes))
-    x = np.arange(low, hits + 1)
-    lf = log_factorials
-    log_p = (lf[successes] - lf[x] - lf[successes - x] + lf[total - successes] - lf[trials - x]
-             - lf[total - successes - trials + x] - (lf[total] - lf[trials] - lf[total - trials]))
+    x = np.arange(max(0, trials - (total - successes)), hits + 1)
+    log_p = _log_choose(successes, x) + _log_choose(total - successes, trials - x) - _log_choose(total, trials)
     return float(min(1.0, np.exp(log_p).sum()))
 
 
@@ -409,10 +366,25 @@ def _median_limit(reference: npt.NDArray[np.float64], size: int, false_alarm: fl
 def _at_most_below(most: int, k: int, n: int, size: int) -> float:
     """P(at most `most` of `size` window values fall below the k-th smallest of `n` reference values),
     all `n + size` values exchangeable: a sum of negative hypergeometric probabilities."""
-    log_total = _log_choose(n + size, n)
-    return sum(math.exp(_log_choose(b + k - 1, b) + _log_choose(size - b + n - k, size - b) - log_total)
-               for b in range(most + 1))
+    b = np.arange(most + 1)
+    log_p = _log_choose(b + k - 1, b) + _log_choose(size - b + n - k, size - b) - _log_choose(n + size, n)
+    return float(np.exp(log_p).sum())
 
 
-def _log_choose(n: int, k: int) -> float:
-    return math.lgamma(n + 1) - math.lgamma(k + 1) - math.lgamma(n - k + 1)
+def _log_choose(n: Any, k: Any) -> Any:
+    """ln C(n, k), elementwise over integer arrays, or for plain ints."""
+    lf = _log_factorials(int(np.max(n)))
+    return lf[n] - lf[k] - lf[np.subtract(n, k)]
+
+
+_LOG_FACTORIALS = np.zeros(1)
+
+
+def _log_factorials(top: int) -> npt.NDArray[np.float64]:
+    """ln 0!, ln 1!, ... at least up to ln top!: one table, grown by doubling (a prefix of a cumulative sum
+    does not depend on its length, so a grown table keeps every value it had)."""
+    global _LOG_FACTORIALS
+    if top >= _LOG_FACTORIALS.size:
+        size = max(top + 1, 2 * _LOG_FACTORIALS.size)
+        _LOG_FACTORIALS = np.concatenate([[0.0], np.cumsum(np.log(np.arange(1, size)))])
+    return _LOG_FACTORIALS

@@ -8,6 +8,8 @@ value), a restored buffer is bit-identical, and the numpy work (in float64) happ
 window, not per value.
 """
 
+from typing import Any
+
 import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field
@@ -45,27 +47,31 @@ class WindowStats(BaseModel):
     ks_p_value: float
 
 
-class _Buffer:
-    """A fixed-capacity float buffer."""
+class FixedBuffer:
+    """A fixed-capacity numeric buffer (float32 values by default; performance windows keep int16 codes)."""
 
     __slots__ = ("data", "length")
 
-    def __init__(self, capacity: int) -> None:
-        self.data = np.empty(capacity, dtype=np.float32)
+    def __init__(self, capacity: int, dtype: type[np.float32] | type[np.int16] = np.float32) -> None:
+        self.data = np.empty(capacity, dtype=dtype)
         self.length = 0
 
     @property
     def full(self) -> bool:
         return self.length == self.data.size
 
+    def held(self) -> npt.NDArray[Any]:
+        """What is stored, in the buffer's own type (a view)."""
+        return self.data[: self.length]
+
     def values(self) -> FloatArray:
-        return self.data[: self.length].astype(np.float64)
+        return self.held().astype(np.float64)
 
     def raw(self) -> bytes:
-        return self.data[: self.length].tobytes()
+        return self.held().tobytes()
 
     def load(self, raw: bytes) -> None:
-        values = np.frombuffer(raw, dtype=np.float32)
+        values = np.frombuffer(raw, dtype=self.data.dtype)
         self.length = min(values.size, self.data.size)
         self.data[: self.length] = values[: self.length]
 
@@ -76,8 +82,8 @@ class SignalWindows:
     def __init__(self, signal: str, config: WindowConfig) -> None:
         self.signal = signal
         self.config = config
-        self.reference = _Buffer(config.reference_size)
-        self.current = _Buffer(config.size)
+        self.reference = FixedBuffer(config.reference_size)
+        self.current = FixedBuffer(config.size)
         self.edges: FloatArray = np.empty(0)
         self.sorted_reference: FloatArray = np.empty(0)
         self.reference_counts = np.zeros(1, dtype=np.int64)
