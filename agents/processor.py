@@ -40,6 +40,7 @@ from agents.store import BatchWrite, FencedError, ModelWrite, Offsets, OutboxIte
 from detectors.config import MonitoringConfig
 from detectors.fleet import MonitorFleet
 from detectors.monitor import Clock, MonitorOutput
+from detectors.performance import PerformanceWindow
 from detectors.snapshot import SnapshotError, decode_snapshot, encode_snapshot
 from driftline.settings import Settings
 from schemas.codec import DecodeError, decode_batch_elements, decode_events, encode_event
@@ -84,6 +85,7 @@ class BatchReport:
     published: list[DriftAlert] = field(default_factory=list)  # alerts (system ones too) in the outbox
     requests_by_model: dict[str, int] = field(default_factory=dict)
     stale_by_model: dict[str, int] = field(default_factory=dict)
+    performance: list[PerformanceWindow] = field(default_factory=list)  # closed performance windows, saved
 
 
 class _DetectorBug(Exception):
@@ -278,6 +280,8 @@ class BatchProcessor:
             m.stale_events.labels(model_id).inc(count)
         if report.skipped_replays:
             m.skipped_replays.inc(report.skipped_replays)
+        for window in report.performance:
+            m.performance_window(window)
 
     def _decode(self, messages: Sequence[InboundMessage], report: BatchReport
                 ) -> list[tuple[InboundMessage, list[InboundEvent]]]:
@@ -396,8 +400,7 @@ class BatchProcessor:
                                                request.model_dump_json()))
             write.windows += out.windows
             write.performance += out.performance
-            for window in out.performance:
-                self.metrics.performance_window(window)
+            report.performance += out.performance
             report.alerts += len(out.alerts)
             report.retrain_requests += len(out.retrain_requests)
             report.stale_events += out.stale_events
