@@ -61,6 +61,8 @@ MISMATCH = MAX_CLASSES + 1
 """The label code of a pair whose prediction and label are both unnamed classes, but different ones."""
 CELLS = MAX_CLASSES + 2
 Task = Literal["classification", "regression"]
+ClassCounts = tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]
+"""Per class code: right predictions, predictions of the class, labels of the class."""
 METRIC_NAMES = ("accuracy", "precision", "recall", "f1", "mae", "rmse", "median_ae")
 
 
@@ -158,7 +160,7 @@ class PerformanceMonitor:
         self.classes: list[float | str] = []
         self._codes: dict[float | str, int] = {}
         self.reference_window: PerformanceWindow | None = None
-        self._reference_cache: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]] | None = None
+        self._reference_cache: ClassCounts | None = None
         self.in_drop = False
         self.drops = 0
         self.skipped = 0
@@ -252,20 +254,10 @@ class PerformanceMonitor:
         window = self._window(pairs, last_index, to_ts, version, reference=True)
         limit = None if self.task == "classification" else _median_limit(
             np.abs(pairs.astype(np.float64)), self.current.data.size, self._window_false_alarm())
-        self.reference_window = window.model_copy(update={"limit": limit, "false_alarm": self._window_false_alarm()})
+        self.reference_window = window.model_copy(update={"limit": limit})
 
     def _close(self, position: int, last_index: int, to_ts: float, version: str) -> ClosedWindow:
-        pairs = self.current.held()
-        window = self._window(pairs, last_index, to_ts, version, reference=False)
-        update: dict[str, object] = {"false_alarm": self._window_false_alarm()}
-        if self.task == "regression":
-            limit = self.limit  # more than half the window's errors beyond it: the median is beyond it
-            update |= {"limit": limit, "drop": limit is not None and int(
-                np.count_nonzero(np.abs(pairs.astype(np.float64)) > limit)) > pairs.size // 2}
-        else:
-            p_value, weakest = self._weakest(pairs)
-            update |= {"p_value": p_value, "weakest": weakest, "drop": p_value <= self._window_false_alarm()}
-        window = window.model_copy(update=update)
+        window = self._window(self.current.held(), last_index, to_ts, version, reference=False)
         alert = window.drop and not self.in_drop and self.config.alert
         self.in_drop = window.drop
         if alert:
@@ -275,11 +267,10 @@ class PerformanceMonitor:
     def _window_false_alarm(self) -> float:
         return min(0.5, self.false_alarm_rate * self.current.data.size)
 
-    def _weakest(self, pairs: npt.NDArray[Any]) -> tuple[float, str | None]:
+    def _weakest(self, window: ClassCounts) -> tuple[float, str | None]:
         """The window's smallest one-sided Fisher p-value for a drop in a class's recall or precision,
         times the number of tests (Bonferroni, capped at 1), and which test it was."""
         reference = self._reference_counts()
-        window = _class_counts(pairs)
         positive = None if self.config.positive_class is None else self._codes.get(self.config.positive_class, OTHER)
         classes = range(OTHER) if positive is None else [positive]
         tests = []
@@ -298,37 +289,47 @@ class PerformanceMonitor:
             f"{measure} of {self.classes[c]!r} {window[0][c] / window[trials][c]:.3f} "
             f"(reference {reference[0][c] / reference[trials][c]:.3f})")
 
-    def _reference_counts(self) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    def _reference_counts(self) -> ClassCounts:
         if self._reference_cache is None:
             self._reference_cache = _class_counts(self.reference.held())
         return self._reference_cache
 
-    def _window(self, pairs: npt.NDArray[np.int16] | npt.NDArray[np.float32], last_index: int, to_ts: float,
-                version: str, *, reference: bool) -> PerformanceWindow:
-        common = {"model_id": self.model_id, "model_version": version, "task": self.task, "reference": reference,
-                  "first_index": self.first_index, "last_index": last_index, "from_ts": self.from_ts,
-                  "to_ts": to_ts, "count": int(pairs.size)}
+    def _window(self, pairs: npt.NDArray[Any], last_index: int, to_ts: float, version: str, *,
+                reference: bool) -> PerformanceWindow:
+        """The window's metrics and, after the reference, whether it dropped: each count made once."""
+        common: dict[str, Any] = {
+            "model_id": self.model_id, "model_version": version, "task": self.task, "reference": reference,
+            "first_index": self.first_index, "last_index": last_index, "from_ts": self.from_ts, "to_ts": to_ts,
+            "count": int(pairs.size), "false_alarm": self._window_false_alarm()}
         if self.task == "regression":
-            errors = pairs.astype(np.float64)
-            median = float(np.median(np.abs(errors))) if errors.size else 0.0
-            return PerformanceWindow(**common, mae=mean_absolute_error(errors), rmse=root_mean_squared_error(errors),
-                                     median_ae=median, metric="median_ae", value=median)
-        tp, predicted, labelled = _class_counts(pairs)
+            absolute = np.abs(pairs.astype(np.float64))
+            median = float(np.median(absolute)) if absolute.size else 0.0
+            limit = self.limit  # more than half the window's errors beyond it: the median is beyond it
+            if not reference:
+                common |= {"limit": limit, "drop": limit is not None
+                           and int(np.count_nonzero(absolute > limit)) > absolute.size // 2}
+            return PerformanceWindow.model_construct(  # every field built here, of its declared type
+                **common, mae=mean_absolute_error(absolute), rmse=root_mean_squared_error(absolute),
+                median_ae=median, metric="median_ae", value=median)
+        counts = _class_counts(pairs)
+        tp, predicted, labelled = counts
         present = (predicted + labelled) > 0
         if self.config.positive_class is not None:  # that class alone; all zeros while it was never seen
             code = self._codes.get(self.config.positive_class)
             present[:] = False
             if code is not None:
                 present[code] = True
+        if not reference:
+            p_value, weakest = self._weakest(counts)
+            common |= {"p_value": p_value, "weakest": weakest, "drop": p_value <= self._window_false_alarm()}
         scores = classification_scores(tp[None, :], predicted[None, :], labelled[None, :], present[None, :])
         f1 = float(scores.f1[0])
-        return PerformanceWindow(**common, accuracy=float(tp.sum()) / max(pairs.size, 1),
-                                 precision=float(scores.precision[0]), recall=float(scores.recall[0]), f1=f1,
-                                 positive_class=self.config.positive_class, metric="f1", value=f1)
+        return PerformanceWindow.model_construct(  # every field built here, of its declared type
+            **common, accuracy=float(tp.sum()) / max(pairs.size, 1), precision=float(scores.precision[0]),
+            recall=float(scores.recall[0]), f1=f1, positive_class=self.config.positive_class, metric="f1", value=f1)
 
 
-def _class_counts(pairs: npt.NDArray[Any]
-                  ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+def _class_counts(pairs: npt.NDArray[Any]) -> ClassCounts:
     """Per class code: right predictions, predictions and labels of the class. A label of an unnamed class
     that differs from an unnamed prediction counts as a label of the shared code, not a right one."""
     matrix = np.bincount(pairs.astype(np.int64), minlength=CELLS * CELLS).reshape(CELLS, CELLS)
@@ -342,7 +343,9 @@ def _fisher_lower(hits: int, trials: int, reference_hits: int, reference_trials:
     together, when each of all the trials was equally likely a hit: a hypergeometric tail."""
     total, successes = trials + reference_trials, hits + reference_hits
     x = np.arange(max(0, trials - (total - successes)), hits + 1)
-    log_p = _log_choose(successes, x) + _log_choose(total - successes, trials - x) - _log_choose(total, trials)
+    lf = _log_factorials(total)  # indexed directly: this runs for every test of every window
+    log_p = (lf[successes] - lf[x] - lf[successes - x] + lf[total - successes] - lf[trials - x]
+             - lf[total - successes - trials + x] - (lf[total] - lf[trials] - lf[total - trials]))
     return float(min(1.0, np.exp(log_p).sum()))
 
 

@@ -17,6 +17,7 @@ from detectors.performance import (
     PerformanceMonitor,
     PerformanceWindow,
     _at_most_below,
+    _fisher_lower,
     task_of,
 )
 from detectors.snapshot import decode_snapshot, encode_snapshot
@@ -179,6 +180,18 @@ def test_a_minority_class_collapse_raises_one_concept_alert_while_accuracy_barel
     assert np.mean(before) - np.mean(after) < 0.06  # the error rate rose by about five points
     assert len(alerts) == 1, "one alert for the episode, not one per window"
     assert change_at <= alerts[0].last_index < change_at + 1_000
+
+
+def test_the_fisher_tail_is_the_hypergeometric_sum_of_exact_binomials() -> None:
+    rng = random.Random(1)
+    for _ in range(500):
+        trials, reference_trials = rng.randint(1, 300), rng.randint(1, 300)
+        hits, reference_hits = rng.randint(0, trials), rng.randint(0, reference_trials)
+        total, successes = trials + reference_trials, hits + reference_hits
+        exact = sum(math.comb(successes, x) * math.comb(total - successes, trials - x)
+                    for x in range(max(0, trials - (total - successes)), hits + 1)) / math.comb(total, trials)
+        assert _fisher_lower(hits, trials, reference_hits, reference_trials) == pytest.approx(min(1.0, exact),
+                                                                                             rel=1e-9, abs=1e-300)
 
 
 def test_the_median_limit_probability_is_the_chance_of_a_random_arrangement() -> None:
