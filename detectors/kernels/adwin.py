@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numba import njit
 
-from detectors.base import Floats
-from detectors.kernels.base import Kernel, flag_of
+from detectors.base import DRIFT, NONE, WARNING, Floats
+from detectors.kernels.base import Kernel
 
 if TYPE_CHECKING:
     from detectors.adwin import AdwinParams  # noqa: F401 (named as a string in the base class)
@@ -34,166 +34,184 @@ _HEADER = 11
 _COUNTS = _HEADER  # LEVELS counts, then LEVELS * slots totals, then as many variances
 
 
-@njit(cache=True)
-def _total_at(state: Any, slots: int, level: int, k: int) -> float:  # pragma: no cover (compiled)
-    return float(state[_HEADER + LEVELS + level * slots + k])
-
-
-@njit(cache=True)
-def _variance_at(state: Any, slots: int, level: int, k: int) -> float:  # pragma: no cover (compiled)
-    return float(state[_HEADER + LEVELS + LEVELS * slots + level * slots + k])
-
-
-@njit(cache=True)
-def _insert(state: Any, slots: int, level: int, total: float, variance: float) -> None:  # pragma: no cover
-    k = int(state[_COUNTS + level])
-    state[_HEADER + LEVELS + level * slots + k] = total
-    state[_HEADER + LEVELS + LEVELS * slots + level * slots + k] = variance
-    state[_COUNTS + level] = k + 1
-
-
-@njit(cache=True)
-def _compress(state: Any, slots: int, level: int, n_elements: int) -> None:  # pragma: no cover (compiled)
-    current = int(state[_COUNTS + level])
-    remaining = current - n_elements
-    totals = _HEADER + LEVELS + level * slots
-    variances = _HEADER + LEVELS + LEVELS * slots + level * slots
-    for k in range(remaining):
-        state[totals + k] = state[totals + n_elements + k]
-        state[variances + k] = state[variances + n_elements + k]
-    for k in range(remaining, current):
-        state[totals + k] = 0.0
-        state[variances + k] = 0.0
-    state[_COUNTS + level] = remaining
-
-
-@njit(cache=True)
-def _compress_buckets(state: Any, slots: int, max_buckets: int) -> None:  # pragma: no cover (compiled)
+@njit(cache=True, error_model="numpy")
+def _merge_full_levels(counts: Any, totals: Any, variances: Any, slots: int,
+                       n_levels: int) -> tuple[int, int]:  # pragma: no cover (compiled)
+    """river's `compress_buckets`: while a level holds `max_buckets + 1` buckets, its two oldest merge into
+    one of the next level. Returns the new level count and how many buckets the merges added (one each)."""
+    merges = 0
     level = 0
-    while True:
-        if int(state[_COUNTS + level]) != max_buckets + 1:
-            break
+    while int(counts[level]) == slots:
         n1 = float(1 << level)
-        t0, t1 = _total_at(state, slots, level, 0), _total_at(state, slots, level, 1)
-        v0, v1 = _variance_at(state, slots, level, 0), _variance_at(state, slots, level, 1)
+        row = level * slots
+        t0, t1 = totals[row], totals[row + 1]
         mu1 = t0 / n1
         mu2 = t1 / n1
         total12 = t0 + t1
         temp = n1 * 0.5 * (mu1 - mu2) * (mu1 - mu2)
-        v12 = v0 + v1 + temp
-        if level + 1 >= int(state[_N_LEVELS]):
-            state[_N_LEVELS] += 1.0  # the new level's slots are already zero
-        _insert(state, slots, level + 1, total12, v12)
-        state[_N_BUCKETS] += 1.0
-        _compress(state, slots, level, 2)
-        if int(state[_COUNTS + level + 1]) <= max_buckets:
-            break
+        v12 = variances[row] + variances[row + 1] + temp
+        if level + 1 >= n_levels:
+            n_levels += 1  # the new level's slots are already zero
+        up = (level + 1) * slots
+        k = int(counts[level + 1])
+        totals[up + k] = total12
+        variances[up + k] = v12
+        counts[level + 1] = k + 1
+        merges += 1
+        for j in range(slots - 2):  # drop the two merged buckets: river pops them from the front
+            totals[row + j] = totals[row + j + 2]
+            variances[row + j] = variances[row + j + 2]
+        totals[row + slots - 2] = totals[row + slots - 1] = 0.0
+        variances[row + slots - 2] = variances[row + slots - 1] = 0.0
+        counts[level] = slots - 2
         level += 1
+    return n_levels, merges
 
 
-@njit(cache=True)
-def _delete_element(state: Any, slots: int) -> None:  # pragma: no cover (compiled)
-    last = int(state[_N_LEVELS]) - 1
+@njit(cache=True, error_model="numpy")
+def _delete_oldest(counts: Any, totals: Any, variances: Any, slots: int, n_levels: int, width: float, total: float,
+                   variance: float) -> tuple[int, float, float, float]:  # pragma: no cover (compiled)
+    """river's `delete_element`: the oldest bucket leaves the window. Returns the level count, width, total
+    and variance after it."""
+    last = n_levels - 1
     n = float(1 << last)
-    u, v = _total_at(state, slots, last, 0), _variance_at(state, slots, last, 0)
+    row = last * slots
+    u, v = totals[row], variances[row]
     mu = u / n
-    state[_WIDTH] -= n
-    state[_TOTAL] -= u
-    mu_window = state[_TOTAL] / state[_WIDTH]
-    inc = v + n * state[_WIDTH] * (mu - mu_window) * (mu - mu_window) / (n + state[_WIDTH])
-    state[_VARIANCE] -= inc
-    _compress(state, slots, last, 1)
-    state[_N_BUCKETS] -= 1.0
-    if int(state[_COUNTS + last]) == 0:
-        state[_N_LEVELS] -= 1.0
+    width -= n
+    total -= u
+    mu_window = total / width
+    inc = v + n * width * (mu - mu_window) * (mu - mu_window) / (n + width)
+    variance -= inc
+    current = int(counts[last])
+    for j in range(current - 1):
+        totals[row + j] = totals[row + j + 1]
+        variances[row + j] = variances[row + j + 1]
+    totals[row + current - 1] = 0.0
+    variances[row + current - 1] = 0.0
+    counts[last] = current - 1
+    if current - 1 == 0:
+        n_levels -= 1
+    return n_levels, width, total, variance
 
 
-@njit(cache=True)
-def _evaluate_cut(n0: float, n1: float, delta_mean: float, variance_per_width: float, delta_prime: float,
-                  min_window_length: float) -> bool:  # pragma: no cover (compiled)
-    """river's `evaluate_cut`, given the two terms that depend only on the window (same operations)."""
-    m_recip = 1.0 / (n0 - min_window_length + 1.0) + 1.0 / (n1 - min_window_length + 1.0)
-    epsilon = math.sqrt(2.0 * m_recip * variance_per_width * delta_prime) + 2.0 / 3.0 * delta_prime * m_recip
-    return bool(abs(delta_mean) > epsilon)
+@njit(cache=True, error_model="numpy")
+def _first_cut(counts: Any, totals: Any, slots: int, n_levels: int, width: float, total: float, variance: float,
+               delta: float, min_window_length: float, scratch: Any) -> bool:  # pragma: no cover (compiled)
+    """Whether river's `detect_change` pass finds a cut anywhere in the window (it stops at the first).
+
+    river walks the buckets oldest first, keeping running sizes and totals of the two sides, and tests
+    each cut as it goes. Here the running sums are taken first, in river's order of additions, and the
+    tests then run over them in a loop free of dependencies, which the compiler turns into vector
+    instructions: the same operations on the same numbers, so the same bits; a pass finds a cut rarely,
+    so testing every cut rather than stopping at the first costs nothing in the common case."""
+    n0s, n1s, u0s, u1s = scratch[0], scratch[1], scratch[2], scratch[3]
+    n0, n1, u0, u1 = 0.0, width, 0.0, total
+    m = 0
+    for level in range(n_levels - 1, -1, -1):
+        bucket_size = float(1 << level)
+        current = int(counts[level])
+        row = level * slots
+        for k in range(current):
+            n0 += bucket_size
+            n1 -= bucket_size
+            t = totals[row + k]
+            u0 += t
+            u1 -= t
+            if level == 0 and k == current - 1:
+                break
+            n0s[m], n1s[m], u0s[m], u1s[m] = n0, n1, u0, u1
+            m += 1
+    # river computes these per candidate cut; they change only when a bucket is deleted, which ends
+    # the pass, so one evaluation per pass gives the same bits
+    delta_prime = math.log(2.0 * math.log(width) / delta)
+    variance_per_width = variance / width
+    found = 0
+    for j in range(m):
+        a, b = n0s[j], n1s[j]
+        delta_mean = (u0s[j] / a) - (u1s[j] / b)
+        m_recip = 1.0 / (a - min_window_length + 1.0) + 1.0 / (b - min_window_length + 1.0)
+        epsilon = math.sqrt(2.0 * m_recip * variance_per_width * delta_prime) + 2.0 / 3.0 * delta_prime * m_recip
+        found += (b >= min_window_length) & (a >= min_window_length) & (abs(delta_mean) > epsilon)
+    return found > 0
 
 
-@njit(cache=True)
-def _detect_change(state: Any, slots: int, delta: float, clock: int, min_window_length: float,
-                   grace_period: float) -> bool:  # pragma: no cover (compiled)
-    change_detected = False
-    state[_TICK] += 1.0
-    if int(state[_TICK]) % clock == 0 and state[_WIDTH] > grace_period:
-        reduce_width = True
-        while reduce_width:
-            reduce_width = False
-            exit_flag = False
-            n0 = 0.0
-            n1 = state[_WIDTH]
-            u0 = 0.0
-            u1 = state[_TOTAL]
-            deleted = False
-            # river computes these per candidate cut; they change only when a bucket is deleted, which
-            # ends this pass, so one evaluation per pass gives the same bits for far fewer logarithms
-            width = state[_WIDTH]
-            delta_prime = math.log(2.0 * math.log(width) / delta)
-            variance_per_width = state[_VARIANCE] / width
-            for level in range(int(state[_N_LEVELS]) - 1, -1, -1):
-                if exit_flag or deleted:
-                    break
-                bucket_size = float(1 << level)
-                current = int(state[_COUNTS + level])
-                for k in range(current):
-                    n0 += bucket_size
-                    n1 -= bucket_size
-                    total_at = _total_at(state, slots, level, k)
-                    u0 += total_at
-                    u1 -= total_at
-                    if level == 0 and k == current - 1:
-                        exit_flag = True
-                        break
-                    delta_mean = (u0 / n0) - (u1 / n1)
-                    if n1 >= min_window_length and n0 >= min_window_length and _evaluate_cut(
-                            n0, n1, delta_mean, variance_per_width, delta_prime, min_window_length):
-                        reduce_width = True
-                        change_detected = True
-                        if state[_WIDTH] > 0.0:
-                            _delete_element(state, slots)
-                            deleted = True
-                            break
-    state[_TOTAL_WIDTH] += state[_WIDTH]
-    if change_detected:
-        state[_DETECTIONS] += 1.0
-    return change_detected
-
-
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _update_many(state: Any, params: Any, fresh: Any, values: Any, flags: Any, checkpoint: Any, due: int,
                  every: int) -> None:  # pragma: no cover (compiled)
+    """river's `update` over a column. The window's running numbers live in locals through the loop and
+    go back to the state array when a checkpoint is due and at the end: kept in the array, every one
+    was a load and a store per value."""
     delta, clock, max_buckets = params[0], int(params[1]), int(params[2])
     min_window_length, grace_period = params[3], params[4]
     slots = max_buckets + 1
+    totals_at = _HEADER + LEVELS
+    counts = state[_COUNTS : _COUNTS + LEVELS]
+    totals = state[totals_at : totals_at + LEVELS * slots]
+    variances = state[totals_at + LEVELS * slots : totals_at + 2 * LEVELS * slots]
+    scratch = np.empty((4, LEVELS * slots))
+    drift, warning = state[_DRIFT], state[_WARNING]
+    total, variance, width, total_width = state[_TOTAL], state[_VARIANCE], state[_WIDTH], state[_TOTAL_WIDTH]
+    n_buckets, max_n_buckets, detections = state[_N_BUCKETS], state[_MAX_N_BUCKETS], state[_DETECTIONS]
+    n_levels, tick = int(state[_N_LEVELS]), int(state[_TICK])
     for i in range(values.shape[0]):
         if i == due:
+            _put_header(state, drift, warning, total, variance, width, total_width, n_buckets, max_n_buckets,
+                        tick, detections, n_levels)
             checkpoint[:] = state
             due += every
         x = values[i]
-        if state[_DRIFT] != 0.0:  # river's ADWIN starts a fresh window after a drift
+        if drift != 0.0:  # river's ADWIN starts a fresh window after a drift
             state[:] = fresh
-        _insert(state, slots, 0, x, 0.0)
-        state[_N_BUCKETS] += 1.0
-        if state[_N_BUCKETS] > state[_MAX_N_BUCKETS]:
-            state[_MAX_N_BUCKETS] = state[_N_BUCKETS]
-        state[_WIDTH] += 1.0
+            drift, warning = state[_DRIFT], state[_WARNING]
+            total, variance, width, total_width = state[_TOTAL], state[_VARIANCE], state[_WIDTH], state[_TOTAL_WIDTH]
+            n_buckets, max_n_buckets, detections = state[_N_BUCKETS], state[_MAX_N_BUCKETS], state[_DETECTIONS]
+            n_levels, tick = int(state[_N_LEVELS]), int(state[_TICK])
+        k = int(counts[0])
+        totals[k] = x
+        variances[k] = 0.0
+        counts[0] = k + 1
+        n_buckets += 1.0
+        if n_buckets > max_n_buckets:
+            max_n_buckets = n_buckets
+        width += 1.0
         incremental_variance = 0.0
-        if state[_WIDTH] > 1.0:
-            delta_v = x - state[_TOTAL] / (state[_WIDTH] - 1.0)
-            incremental_variance = (state[_WIDTH] - 1.0) * delta_v * delta_v / state[_WIDTH]
-        state[_VARIANCE] += incremental_variance
-        state[_TOTAL] += x
-        _compress_buckets(state, slots, max_buckets)
-        drift = _detect_change(state, slots, delta, clock, min_window_length, grace_period)
-        state[_DRIFT] = 1.0 if drift else 0.0
-        flags[i] = flag_of(state)
+        if width > 1.0:
+            delta_v = x - total / (width - 1.0)
+            incremental_variance = (width - 1.0) * delta_v * delta_v / width
+        variance += incremental_variance
+        total += x
+        if k + 1 == slots:
+            n_levels, merges = _merge_full_levels(counts, totals, variances, slots, n_levels)
+            n_buckets += merges
+        change_detected = False
+        tick += 1
+        if tick % clock == 0 and width > grace_period:
+            while _first_cut(counts, totals, slots, n_levels, width, total, variance, delta, min_window_length,
+                             scratch):
+                change_detected = True
+                if width <= 0.0:
+                    break
+                n_levels, width, total, variance = _delete_oldest(counts, totals, variances, slots, n_levels, width,
+                                                                  total, variance)
+                n_buckets -= 1.0
+        total_width += width
+        if change_detected:
+            detections += 1.0
+        drift = 1.0 if change_detected else 0.0
+        flags[i] = DRIFT if drift != 0.0 else (WARNING if warning != 0.0 else NONE)
+    _put_header(state, drift, warning, total, variance, width, total_width, n_buckets, max_n_buckets, tick,
+                detections, n_levels)
+
+
+@njit(cache=True)
+def _put_header(state: Any, drift: float, warning: float, total: float, variance: float, width: float,
+                total_width: float, n_buckets: float, max_n_buckets: float, tick: int, detections: float,
+                n_levels: int) -> None:  # pragma: no cover (compiled)
+    state[_DRIFT], state[_WARNING], state[_TOTAL], state[_VARIANCE] = drift, warning, total, variance
+    state[_WIDTH], state[_TOTAL_WIDTH], state[_N_BUCKETS], state[_MAX_N_BUCKETS] = width, total_width, n_buckets, \
+        max_n_buckets
+    state[_TICK], state[_DETECTIONS], state[_N_LEVELS] = float(tick), detections, float(n_levels)
 
 
 class AdwinKernel(Kernel["AdwinParams"]):
