@@ -31,14 +31,56 @@ def kolmogorov_survival(x: float) -> float:  # pragma: no cover (compiled)
 
 
 @njit(cache=True)
+def sorted_window(window: Any) -> Any:  # pragma: no cover (compiled)
+    """The float32 window's values in ascending order, as float64: an LSD radix sort on the floats' bits.
+
+    A comparison sort of fresh data mispredicts about every other branch: numpy's quicksort took
+    about 24 us for 500 values inside the monitor (7 us when timed alone, with the branch predictor
+    trained on the same array). The radix sort has no data-dependent branches: four counting passes
+    over the bytes of order-preserving keys (sign bit flipped for positives, all bits for negatives),
+    skipping a byte that all keys share. Same values in the same order as np.sort (NaN aside, which
+    no window holds; -0.0 sorts before 0.0, which equal each other in everything computed here)."""
+    n = window.shape[0]
+    keys = window.view(np.uint32).copy()
+    for i in range(n):
+        k = keys[i]
+        keys[i] = ~k if k & np.uint32(0x80000000) else k | np.uint32(0x80000000)
+    counts = np.zeros((4, 256), dtype=np.int64)
+    for i in range(n):
+        k = keys[i]
+        for b in range(4):
+            counts[b, (k >> np.uint32(8 * b)) & np.uint32(0xFF)] += 1
+    spare = np.empty_like(keys)
+    for b in range(4):
+        row = counts[b]
+        if n and row[(keys[0] >> np.uint32(8 * b)) & np.uint32(0xFF)] == n:
+            continue  # every key has this byte: the pass would not move anything
+        start = 0
+        for d in range(256):
+            c = row[d]
+            row[d] = start
+            start += c
+        for i in range(n):
+            k = keys[i]
+            d = (k >> np.uint32(8 * b)) & np.uint32(0xFF)
+            spare[row[d]] = k
+            row[d] += 1
+        keys, spare = spare, keys
+    for i in range(n):
+        k = keys[i]
+        keys[i] = k & np.uint32(0x7FFFFFFF) if k & np.uint32(0x80000000) else ~k
+    return keys.view(np.float32).astype(np.float64)
+
+
+@njit(cache=True)
 def close_window(sorted_reference: Any, edges: Any, reference_counts: Any, window: Any
                  ) -> tuple[float, float, Any, float, float, float]:  # pragma: no cover (compiled)
-    """(mean, sample variance, counts per bin, PSI, KS statistic D, KS p-value) of a window.
+    """(mean, sample variance, counts per bin, PSI, KS statistic D, KS p-value) of a float32 window.
 
     Bins are those of `detectors.stats.histogram` (value v falls in bin searchsorted(edges, v,
     'right'), outer bins open); D is the largest gap between the two empirical CDFs, each evaluated
     at every value of both samples, as `detectors.stats.ks_two_sample` computes it."""
-    values = np.sort(window.astype(np.float64))
+    values = sorted_window(window)
     n = values.shape[0]
     mean = values.mean()
     variance = 0.0
