@@ -2,6 +2,8 @@
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from detectors.stats import histogram, kolmogorov_survival, ks_two_sample, population_stability_index, quantile_edges
 from detectors.windows import SignalWindows, WindowConfig
@@ -68,3 +70,14 @@ def test_the_compiled_window_close_agrees_with_the_numpy_statistics(seed: int) -
     assert variance == pytest.approx(current.var(ddof=1), rel=1e-12)
     for x in (0.1, 0.5, 1.0, 1.358, 2.5):
         assert compiled_survival(x) == pytest.approx(kolmogorov_survival(x), rel=1e-12, abs=1e-300)
+
+
+@settings(max_examples=200, deadline=None, derandomize=True)
+@given(st.lists(st.floats(allow_nan=False, width=32), max_size=600))
+def test_the_radix_sort_of_a_window_orders_as_numpy_does(values: list[float]) -> None:
+    """Window closes sort by radix on the floats' bits: any float32 values (negatives, zeros of both
+    signs, infinities, subnormals, ties) come out in np.sort's order."""
+    from detectors.kernels.window import sorted_window
+
+    window = np.array(values, dtype=np.float32)
+    assert sorted_window(window).tolist() == np.sort(window.astype(np.float64)).tolist()
