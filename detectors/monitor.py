@@ -13,6 +13,7 @@ import operator
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -99,16 +100,47 @@ class MonitorOutput:
         self.stale_events += other.stale_events
 
 
+class Identified(Protocol):
+    """What an alert names of the event it points at: events and pending predictions both carry it."""
+
+    @property
+    def event_id(self) -> str: ...
+
+    @property
+    def model_version(self) -> str: ...
+
+
 @dataclass(frozen=True)
 class EventRun:
-    """The events a column's positions point into: a run of one model's events, in stream order."""
+    """The events a column's positions point into: a run of one model's events, in stream order.
+
+    Ids and versions are read from the events when an alert or a window needs one, not copied into
+    lists per run: that was two Python passes over every event for the few that end up named."""
 
     model_id: str
     generation: int
     indices: npt.NDArray[np.int64]
-    event_ids: list[str]
-    versions: list[str]
+    events: Sequence[Identified]
     ts: npt.NDArray[np.float64]
+
+    def event_id(self, position: int) -> str:
+        return self.events[position].event_id
+
+    def version(self, position: int) -> str:
+        return self.events[position].model_version
+
+
+class _VersionsAt(Sequence[str]):
+    """The model versions of a run's events at the given positions, looked up only when asked."""
+
+    def __init__(self, run: EventRun, positions: npt.NDArray[np.intp]) -> None:
+        self._run, self._positions = run, positions
+
+    def __len__(self) -> int:
+        return int(self._positions.shape[0])
+
+    def __getitem__(self, i: int) -> str:  # type: ignore[override]
+        return self._run.version(int(self._positions[i]))
 
 
 @dataclass
@@ -281,7 +313,7 @@ class SignalMonitor:
         checkpoint_index = checkpoint_before if last is None else int(indices[last])
         position = int(positions[i])
         event_index = int(indices[i])
-        version = run.versions[position]
+        version = run.version(position)
         return DriftAlert(
             alert_id=_stable_id("a", run.model_id, version, run.generation, self.signal, name, severity, event_index),
             model_id=run.model_id,
@@ -291,7 +323,7 @@ class SignalMonitor:
             kind=self.kind,
             severity=severity,
             event_index=event_index,
-            event_id=run.event_ids[position],
+            event_id=run.event_id(position),
             ts=float(run.ts[position]),
             evidence=Evidence(before={**before, "event_index": float(checkpoint_index)}, after=after),
             detected_at=0.0,
@@ -371,9 +403,8 @@ class ModelMonitor:
         if not kept:
             return out
         n = len(kept)
-        run = EventRun(self.model_id, self.generation, np.arange(self.event_count, self.event_count + n),
-                       [e.event_id for e in kept], [e.model_version for e in kept],
-                       np.fromiter((e.ts for e in kept), dtype=np.float64, count=n))
+        run = EventRun(self.model_id, self.generation, np.arange(self.event_count, self.event_count + n), kept,
+                       np.array(list(map(_ts_of, kept)), dtype=np.float64))
         self.event_count += n
         self.model_version = kept[-1].model_version
         if not self.width:
@@ -388,9 +419,13 @@ class ModelMonitor:
                 if categories is not None:
                     categories.update(categories.encode(names), positions, run, out)
             self._missing(name, column, run, out)
-        predictions = [(k, e) for k, e in enumerate(kept) if isinstance(e, PredictionEvent)]
-        if predictions:
-            self._predictions(predictions, run, early_label, out)
+        if list(map(type, kept)).count(PredictionEvent) == n:  # the common run: predictions only
+            self._predictions(np.arange(n), cast(list[PredictionEvent], kept), run, early_label, out)
+        else:
+            where = [k for k, e in enumerate(kept) if isinstance(e, PredictionEvent)]
+            if where:
+                self._predictions(np.array(where, dtype=np.intp), [cast(PredictionEvent, kept[k]) for k in where],
+                                  run, early_label, out)
         out.windows.sort(key=lambda w: (w.last_index, w.signal))
         self._finish(out)
         return out
@@ -407,40 +442,46 @@ class ModelMonitor:
         bits = np.zeros(n - start) if column.missing is None else column.missing[start:]
         monitor.update(bits, np.arange(start, n), run, out)
 
-    def _predictions(self, predictions: list[tuple[int, PredictionEvent]], run: EventRun,
+    def _predictions(self, at_run: npt.NDArray[np.intp], predictions: list[PredictionEvent], run: EventRun,
                      early_label: Callable[[str], LabelEvent | None] | None, out: MonitorOutput) -> None:
-        positions, values = _numeric_column([e.prediction for _, e in predictions])
+        """Feed the run's predictions (`predictions[p]` is the event at `at_run[p]` of `run`): the prediction
+        and score signals, then the error and performance of the labelled ones. The common run, every
+        prediction numeric and labelled inline, takes no per-event step in Python besides C-speed
+        attribute reads."""
+        guesses = list(map(_prediction_of, predictions))
+        positions, values = _numeric_column(guesses)
         monitor = self._signal(PREDICTION) if positions.shape[0] else None
         if monitor is not None:
-            at = np.fromiter((predictions[p][0] for p in positions.tolist()), dtype=np.intp, count=positions.shape[0])
-            monitor.update(values, at, run, out)
-        scores = list(map(_score_of, map(_event_of, predictions)))  # C-speed: most streams send no score
+            monitor.update(values, at_run[positions], run, out)
+        scores = list(map(_score_of, predictions))  # most streams send no score
         if scores.count(None) < len(scores):
-            for signal, (at, values) in _score_columns(predictions, scores).items():
+            for signal, (at, values) in _score_columns(at_run, scores).items():
                 monitor = self._signal(signal)
                 if monitor is not None:
                     monitor.update(values, at, run, out)
-        labelled: list[tuple[int, Target]] = []
-        for p, (k, event) in enumerate(predictions):
-            label = event.label
-            if label is None and early_label is not None:
-                early = early_label(event.event_id)
-                label = None if early is None else early.label
-            if label is not None:
-                labelled.append((p, label))
-                continue
-            out.pending.append(PendingPrediction.model_construct(
-                event_id=event.event_id, model_version=event.model_version, event_index=int(run.indices[k]),
-                generation=self.generation, ts=event.ts, prediction=event.prediction))
-        if not labelled:
-            return
-        guesses = [predictions[p][1].prediction for p, _ in labelled]
-        truths = [y for _, y in labelled]
-        at = np.fromiter((predictions[p][0] for p, _ in labelled), dtype=np.intp, count=len(labelled))
+        truths: list[Target | None] = list(map(_label_of, predictions))
+        at = at_run
+        if None in truths:
+            for p in [p for p, y in enumerate(truths) if y is None]:
+                event = predictions[p]
+                early = None if early_label is None else early_label(event.event_id)
+                if early is not None and early.label is not None:
+                    truths[p] = early.label
+                    continue
+                out.pending.append(PendingPrediction.model_construct(
+                    event_id=event.event_id, model_version=event.model_version,
+                    event_index=int(run.indices[at_run[p]]), generation=self.generation, ts=event.ts,
+                    prediction=event.prediction))
+            labelled = [p for p, y in enumerate(truths) if y is not None]
+            if not labelled:
+                return
+            guesses, truths = [guesses[p] for p in labelled], [truths[p] for p in labelled]
+            at = at_run[np.array(labelled, dtype=np.intp)]
+        known = cast(list[Target], truths)
         error_monitor = self._signal(ERROR)
         if error_monitor is not None:
-            error_monitor.update(_error_bits(guesses, truths, self.policy.error_threshold), at, run, out)
-        self._performance(guesses, truths, at, run, out)
+            error_monitor.update(_error_bits(guesses, known, self.policy.error_threshold), at, run, out)
+        self._performance(guesses, known, at, run, out)
 
     def observe_label(self, label: LabelEvent, pending: PendingPrediction) -> MonitorOutput:
         """Feed the error bit of a joined prediction; the alert points at the prediction's event_index."""
@@ -456,8 +497,7 @@ class ModelMonitor:
         if current:
             pendings = [pending for _, pending in current]
             run = EventRun(self.model_id, self.generation,
-                           np.array([p.event_index for p in pendings], dtype=np.int64),
-                           [p.event_id for p in pendings], [p.model_version for p in pendings],
+                           np.array([p.event_index for p in pendings], dtype=np.int64), pendings,
                            np.array([p.ts for p in pendings], dtype=np.float64))
             guesses, truths = [p.prediction for p in pendings], [label.label for label, _ in current]
             at = np.arange(len(current))
@@ -484,7 +524,7 @@ class ModelMonitor:
                                                   regression=task == "regression",
                                                   false_alarm_rate=self.false_alarm_share())
         closed = self.performance.update(predictions, labels, run.indices[positions], run.ts[positions],
-                                         [run.versions[k] for k in positions.tolist()])
+                                         _VersionsAt(run, positions))
         for window in closed:
             out.performance.append(window.window)
             if window.alert:
@@ -513,7 +553,7 @@ class ModelMonitor:
             kind=kind_of(PERFORMANCE),
             severity=Severity.DRIFT,
             event_index=window.last_index,
-            event_id=run.event_ids[position],
+            event_id=run.event_id(position),
             ts=float(run.ts[position]),
             evidence=Evidence(before=before, after=after),
             detected_at=0.0,
@@ -665,16 +705,18 @@ def _column(raw: list[object], first: int) -> FeatureColumn:
     return FeatureColumn(positions, values, first, gone if gone.any() else None, categories)
 
 
-_event_of = operator.itemgetter(1)
+_ts_of = operator.attrgetter("ts")
+_prediction_of = operator.attrgetter("prediction")
+_label_of = operator.attrgetter("label")
 _score_of = operator.attrgetter("score")
 
 
-def _score_columns(predictions: list[tuple[int, PredictionEvent]], scores: list[Score | None]
+def _score_columns(at_run: npt.NDArray[np.intp], scores: list[Score | None]
                    ) -> dict[str, tuple[npt.NDArray[np.intp], npt.NDArray[np.float64]]]:
     """Each score signal's values and the run positions they came from: `score` for a positive-class
     probability, `score:<k>` for class k of a per-class score."""
     columns: dict[str, tuple[list[int], list[float]]] = {}
-    for (k, _), score in zip(predictions, scores, strict=True):
+    for k, score in zip(at_run.tolist(), scores, strict=True):
         if score is None:
             continue
         for class_index, value in ([(None, score)] if isinstance(score, float) else enumerate(score)):
