@@ -49,6 +49,7 @@ from schemas.events import DriftAlert, FeatureEvent, InboundEvent, LabelEvent, M
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+E = TypeVar("E", bound=InboundEvent)
 FENCE_ALERT_EVERY_SECONDS = 3_600.0  # per model and worker: the log and the counter have every refusal
 
 
@@ -213,7 +214,7 @@ class BatchProcessor:
         A failure there is a bug in some event's detectors: it is raised as `_DetectorBug`, and the
         batch runs again from Redis one event at a time, so that only the failing event's message is
         dead-lettered and the worker goes on."""
-        by_model: dict[str, list[InboundEvent]] = {}
+        per_model: dict[str, list[InboundEvent]] = {}
         outputs: dict[str, list[MonitorOutput]] = {}
         for message, events in decoded:
             tp = partition_key(message.topic, message.partition)
@@ -221,14 +222,14 @@ class BatchProcessor:
             if self._one_event_at_a_time:
                 self._apply_one_at_a_time(message, tp, events, outputs, report, taken_in)
                 continue
-            for model_id, model_events in _by_model(events).items():
+            for model_id, model_events in by_model(events).items():
                 if message.offset <= self.offsets[model_id].get(tp, -1):
                     report.skipped_replays += len(model_events)
                     continue
-                by_model.setdefault(model_id, []).extend(model_events)
+                per_model.setdefault(model_id, []).extend(model_events)
                 self._taken_in(message, tp, model_id, len(model_events), report, taken_in)
         update_seconds = self.metrics.detector_update_seconds
-        for model_id, model_events in by_model.items():
+        for model_id, model_events in per_model.items():
             started = time.perf_counter()
             try:
                 outputs[model_id] = [self.fleet.handle_many(model_id, model_events)]
@@ -569,14 +570,21 @@ def _models_of(buffer: BatchLabelBuffer) -> set[str]:
                                                           changes.labels_held, changes.labels_taken)}
 
 
-def _by_model(events: list[InboundEvent]) -> dict[str, list[InboundEvent]]:
-    """A message's events per model, in order; an envelope of one model (as the SDKs send) is not copied."""
-    if events and all(event.model_id == events[0].model_id for event in events):
-        return {events[0].model_id: events}
-    grouped: dict[str, list[InboundEvent]] = {}
-    for event in events:
-        grouped.setdefault(event.model_id, []).append(event)
+def by_model(events: list[E]) -> dict[str, list[E]]:
+    """Events per model, in order; an envelope of one model (as the SDKs send) is not copied, and is
+    recognised at C speed (the bench's in-process figure groups its runs with this too)."""
+    if not events:
+        return {}
+    ids = list(map(_model_id_of, events))
+    if ids.count(ids[0]) == len(ids):
+        return {ids[0]: events}
+    grouped: dict[str, list[E]] = {}
+    for model_id, event in zip(ids, events, strict=True):
+        grouped.setdefault(model_id, []).append(event)
     return grouped
+
+
+_model_id_of = operator.attrgetter("model_id")
 
 
 _identity = operator.attrgetter("model_id", "event_id")

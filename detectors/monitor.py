@@ -670,7 +670,7 @@ def _feature_columns(rows: list[dict[str, FeatureValue]]) -> dict[str, FeatureCo
     into columns of objects. Rows with other names go feature by feature."""
     names = tuple(rows[0])
     width, n = len(names), len(rows)
-    if width and all(len(row) == width for row in rows):
+    if width and set(map(len, rows)) == {width}:
         pick = operator.itemgetter(*names)
         try:
             table = list(map(pick, rows))

@@ -32,6 +32,7 @@ from river import drift
 from river.drift import binary
 
 from agents.keys import RedisKeys
+from agents.processor import by_model
 from detectors.config import ModelPolicy, MonitoringConfig, SignalRule, river_config
 from detectors.monitor import ModelMonitor
 from detectors.snapshot import encode_snapshot
@@ -148,10 +149,7 @@ class Bench:
         alerts: list[DriftAlert] = []
         started = time.perf_counter()
         for start in range(0, len(validated), batch):
-            by_model: dict[str, list[PredictionEvent]] = {}
-            for event in validated[start : start + batch]:
-                by_model.setdefault(event.model_id, []).append(event)
-            for model_id, events in by_model.items():
+            for model_id, events in by_model(validated[start : start + batch]).items():
                 monitor = monitors.get(model_id)
                 if monitor is None:
                     monitor = monitors[model_id] = ModelMonitor(model_id, policy)
