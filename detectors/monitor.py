@@ -666,8 +666,8 @@ def _feature_columns(rows: list[dict[str, FeatureValue]]) -> dict[str, FeatureCo
     and its missing values.
 
     The common case, every row with the same feature names, is read into one table by an itemgetter
-    at C speed; when numpy finds nothing but floats in it the columns are ready, else the table is cut
-    into columns of objects. Rows with other names go feature by feature."""
+    at C speed; when it holds nothing but floats the columns are ready, else the table is cut into
+    columns of objects. Rows with other names go feature by feature."""
     names = tuple(rows[0])
     width, n = len(names), len(rows)
     if width and set(map(len, rows)) == {width}:
@@ -677,12 +677,11 @@ def _feature_columns(rows: list[dict[str, FeatureValue]]) -> dict[str, FeatureCo
         except KeyError:  # the same number of features, not the same names
             table = []
         if table:
-            if all(type(value) is float for value in rows[0].values()):
-                matrix = np.array(table)  # numpy's inference: float64 only when every value is a float
-                if matrix.dtype == np.float64:
-                    columns = matrix.reshape(n, width).T
-                    everywhere = np.arange(n)
-                    return {name: FeatureColumn(everywhere, columns[j], 0, None) for j, name in enumerate(names)}
+            flat = table if width == 1 else list(itertools.chain.from_iterable(table))  # one name: no tuples
+            if set(map(type, flat)) == {float}:  # by type: numpy's inference reads a boolean as 1.0
+                columns = np.array(flat, dtype=np.float64).reshape(n, width).T
+                everywhere = np.arange(n)
+                return {name: FeatureColumn(everywhere, columns[j], 0, None) for j, name in enumerate(names)}
             # categories among the numbers: inference would format every float as text, so go by column
             objects = np.array(table, dtype=object).reshape(n, width).T
             return {name: _column(objects[j].tolist(), 0) for j, name in enumerate(names)}

@@ -27,6 +27,21 @@ def test_categorical_and_missing_features_are_not_fed_to_numeric_detectors() -> 
     assert monitor.event_count == 1
 
 
+def test_a_boolean_among_numbers_is_a_category_in_a_run_as_one_at_a_time() -> None:
+    """A run whose first row is all numbers takes the columns' fast path; a boolean further down is still
+    a category, never the number 1.0 (numpy's inference alone would read it as one)."""
+    events = [FeatureEvent(model_id="m", model_version="1", event_id=f"e{i}", ts=float(i),
+                           features={"n": float(i), "x": True if i == 3 else float(i)}) for i in range(6)]
+    run, single = ModelMonitor("m", MonitoringConfig().defaults), ModelMonitor("m", MonitoringConfig().defaults)
+    run.observe_many(events)
+    for event in events:
+        single.observe(event)
+    for monitor in (run, single):
+        assert monitor.signals["category:x"].categories == ["true"]
+        assert monitor.signals["feature:x"].updates == 5
+        assert monitor.signals["feature:n"].updates == 6
+
+
 def test_warmup_holds_back_alerts_but_not_detection() -> None:
     values = two_regimes()
     assert drift_indices(ModelMonitor("m", adwin_policy(warmup=1024)), feature_events(values)) == []
