@@ -272,13 +272,12 @@ class PerformanceMonitor:
         times the number of tests (Bonferroni, capped at 1), and which test it was."""
         reference = self._reference_counts()
         positive = None if self.config.positive_class is None else self._codes.get(self.config.positive_class, OTHER)
-        classes = range(OTHER) if positive is None else [positive]
         tests = []
-        for c in classes:
-            if c == OTHER:
-                continue
-            for measure, trials in (("recall", 2), ("precision", 1)):
-                if reference[trials][c] and window[trials][c]:
+        for measure, trials in (("recall", 2), ("precision", 1)):
+            testable = (reference[trials][:OTHER] > 0) & (window[trials][:OTHER] > 0)  # the named classes
+            classes = np.flatnonzero(testable).tolist() if positive is None else [positive]
+            for c in classes:  # the classes present, not all MAX_CLASSES codes one numpy read at a time
+                if c != OTHER and testable[c]:
                     tests.append((_fisher_lower(int(window[0][c]), int(window[trials][c]), int(reference[0][c]),
                                                 int(reference[trials][c])), measure, c))
         if not tests:
