@@ -85,6 +85,7 @@ class SignalWindows:
         self.reference = FixedBuffer(config.reference_size)
         self.current = FixedBuffer(config.size)
         self.edges: FloatArray = np.empty(0)
+        self.edge_list: list[float] = []  # the edges as every closed window reports them, made once
         self.sorted_reference: FloatArray = np.empty(0)
         self.reference_counts = np.zeros(1, dtype=np.int64)
         self.first_index = -1
@@ -135,6 +136,7 @@ class SignalWindows:
         reference = self.reference.values()
         self.sorted_reference = np.sort(reference)
         self.edges = quantile_edges(reference, self.config.bins)
+        self.edge_list = self.edges.tolist()
         self.reference_counts = histogram(reference, self.edges)
 
     def _close(self, last_index: int, to_ts: float) -> WindowStats:
@@ -150,7 +152,7 @@ class SignalWindows:
             count=int(window.size),
             mean=float(mean),
             variance=float(variance),
-            bin_edges=self.edges.tolist(),
+            bin_edges=self.edge_list,
             histogram=counts.tolist(),
             psi=float(psi),
             ks_statistic=float(d),

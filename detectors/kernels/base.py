@@ -29,6 +29,12 @@ def flag_of(state: Any) -> int:  # pragma: no cover (compiled)
     return WARNING if state[WARNING_SLOT] != 0.0 else NONE
 
 
+@njit(cache=True)
+def _remember(state: Any, checkpoint: Any, state_before: Any, checkpoint_before: Any) -> None:  # pragma: no cover
+    state_before[:] = state
+    checkpoint_before[:] = checkpoint
+
+
 class Kernel(DriftDetector[P]):
     """A compiled drift detector over columns of float64 values.
 
@@ -69,10 +75,11 @@ class Kernel(DriftDetector[P]):
 
     def update_many(self, values: npt.ArrayLike, checkpoint_due: int = -1, checkpoint_every: int = 0) -> ColumnResult:
         column = np.ascontiguousarray(values, dtype=np.float64)
-        flags = np.zeros(column.shape[0], dtype=np.int8)
+        flags = np.empty(column.shape[0], dtype=np.int8)  # every kernel writes every value's flag
         before = self._before
-        np.copyto(before[0], self.state)  # into buffers of our own: many small columns (many models) made
-        np.copyto(before[1], self.checkpoint)  # two new arrays a call a noticeable cost
+        # into buffers of our own, in one compiled call: many small columns (many models) made two new
+        # arrays a call, then two numpy copies a call, a noticeable cost
+        _remember(self.state, self.checkpoint, before[0], before[1])
         self._last = (before[0], before[1], column, checkpoint_due, checkpoint_every)
         self.compiled(self.state, self.param_array, self._fresh, column, flags, self.checkpoint, checkpoint_due,
                       checkpoint_every)
