@@ -218,11 +218,14 @@ class SignalMonitor:
             return
         start = self.updates
         self.updates += n
-        indices = run.indices[positions]
+        # positions rise strictly, so as many as the run has events are all of them: no gather needed
+        # (a many-model batch feeds columns of two or three values, where each gather is a visible cost)
+        whole = n == run.indices.shape[0]
+        indices = run.indices if whole else run.indices[positions]
         calibrated_now: list[DetectorSlot] = []
         calibrated_from = 0
         if self.windows is not None:
-            closed, completed_at = self.windows.add_many(values, indices, run.ts[positions])
+            closed, completed_at = self.windows.add_many(values, indices, run.ts if whole else run.ts[positions])
             if self.publish_windows:
                 out.windows += closed
             if completed_at is not None and any(s.awaiting_calibration for s in self.slots):
@@ -232,13 +235,18 @@ class SignalMonitor:
         for slot in self.slots:
             if slot.awaiting_calibration:
                 continue
-            begin = calibrated_from if any(slot is s for s in calibrated_now) else 0
+            begin = calibrated_from if calibrated_now and any(slot is s for s in calibrated_now) else 0
             if begin >= n:
                 continue
             due = (-(start + begin)) % CHECKPOINT_EVERY
-            fed = values[begin:] if slot.transform is None else slot.transform(values[begin:])
+            fed = values if begin == 0 else values[begin:]
+            if slot.transform is not None:
+                fed = slot.transform(fed)
             flags = slot.detector.update_many(fed, due, CHECKPOINT_EVERY).flags
-            self._raise(slot, flags, start + begin, due, indices[begin:], positions[begin:], run, out)
+            if begin:
+                self._raise(slot, flags, start + begin, due, indices[begin:], positions[begin:], run, out)
+            else:
+                self._raise(slot, flags, start, due, indices, positions, run, out)
 
     def _raise(self, slot: DetectorSlot, flags: npt.NDArray[np.int8], updates_before: int, due: int,
                indices: npt.NDArray[np.int64], positions: npt.NDArray[np.intp], run: EventRun,
