@@ -150,10 +150,8 @@ def _update_many(state: Any, params: Any, fresh: Any, values: Any, flags: Any, c
     totals = state[totals_at : totals_at + LEVELS * slots]
     variances = state[totals_at + LEVELS * slots : totals_at + 2 * LEVELS * slots]
     scratch = np.empty((4, LEVELS * slots))
-    drift, warning = state[_DRIFT], state[_WARNING]
-    total, variance, width, total_width = state[_TOTAL], state[_VARIANCE], state[_WIDTH], state[_TOTAL_WIDTH]
-    n_buckets, max_n_buckets, detections = state[_N_BUCKETS], state[_MAX_N_BUCKETS], state[_DETECTIONS]
-    n_levels, tick = int(state[_N_LEVELS]), int(state[_TICK])
+    drift, warning, total, variance, width, total_width, n_buckets, max_n_buckets, tick, detections, n_levels = \
+        _take_header(state)
     for i in range(values.shape[0]):
         if i == due:
             _put_header(state, drift, warning, total, variance, width, total_width, n_buckets, max_n_buckets,
@@ -163,10 +161,8 @@ def _update_many(state: Any, params: Any, fresh: Any, values: Any, flags: Any, c
         x = values[i]
         if drift != 0.0:  # river's ADWIN starts a fresh window after a drift
             state[:] = fresh
-            drift, warning = state[_DRIFT], state[_WARNING]
-            total, variance, width, total_width = state[_TOTAL], state[_VARIANCE], state[_WIDTH], state[_TOTAL_WIDTH]
-            n_buckets, max_n_buckets, detections = state[_N_BUCKETS], state[_MAX_N_BUCKETS], state[_DETECTIONS]
-            n_levels, tick = int(state[_N_LEVELS]), int(state[_TICK])
+            drift, warning, total, variance, width, total_width, n_buckets, max_n_buckets, tick, detections, \
+                n_levels = _take_header(state)
         k = int(counts[0])
         totals[k] = x
         variances[k] = 0.0
@@ -202,6 +198,14 @@ def _update_many(state: Any, params: Any, fresh: Any, values: Any, flags: Any, c
         flags[i] = DRIFT if drift != 0.0 else (WARNING if warning != 0.0 else NONE)
     _put_header(state, drift, warning, total, variance, width, total_width, n_buckets, max_n_buckets, tick,
                 detections, n_levels)
+
+
+@njit(cache=True)
+def _take_header(state: Any) -> tuple[float, float, float, float, float, float, float, float, int, float,
+                                      int]:  # pragma: no cover (compiled)
+    """The header's numbers, in `_put_header`'s order, for the update loop to keep in locals."""
+    return (state[_DRIFT], state[_WARNING], state[_TOTAL], state[_VARIANCE], state[_WIDTH], state[_TOTAL_WIDTH],
+            state[_N_BUCKETS], state[_MAX_N_BUCKETS], int(state[_TICK]), state[_DETECTIONS], int(state[_N_LEVELS]))
 
 
 @njit(cache=True)
