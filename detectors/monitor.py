@@ -239,14 +239,12 @@ class SignalMonitor:
             if begin >= n:
                 continue
             due = (-(start + begin)) % CHECKPOINT_EVERY
-            fed = values if begin == 0 else values[begin:]
+            fed, at, where = (values, indices, positions) if begin == 0 else (
+                values[begin:], indices[begin:], positions[begin:])
             if slot.transform is not None:
                 fed = slot.transform(fed)
             flags = slot.detector.update_many(fed, due, CHECKPOINT_EVERY).flags
-            if begin:
-                self._raise(slot, flags, start + begin, due, indices[begin:], positions[begin:], run, out)
-            else:
-                self._raise(slot, flags, start, due, indices, positions, run, out)
+            self._raise(slot, flags, start + begin, due, at, where, run, out)
 
     def _raise(self, slot: DetectorSlot, flags: npt.NDArray[np.int8], updates_before: int, due: int,
                indices: npt.NDArray[np.int64], positions: npt.NDArray[np.intp], run: EventRun,

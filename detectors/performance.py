@@ -275,11 +275,13 @@ class PerformanceMonitor:
         tests = []
         for measure, trials in (("recall", 2), ("precision", 1)):
             testable = (reference[trials][:OTHER] > 0) & (window[trials][:OTHER] > 0)  # the named classes
-            classes = np.flatnonzero(testable).tolist() if positive is None else [positive]
-            for c in classes:  # the classes present, not all MAX_CLASSES codes one numpy read at a time
-                if c != OTHER and testable[c]:
-                    tests.append((_fisher_lower(int(window[0][c]), int(window[trials][c]), int(reference[0][c]),
-                                                int(reference[trials][c])), measure, c))
+            if positive is None:  # the classes present, not all MAX_CLASSES codes one numpy read at a time
+                classes = np.flatnonzero(testable).tolist()
+            else:
+                classes = [positive] if positive != OTHER and testable[positive] else []
+            for c in classes:
+                tests.append((_fisher_lower(int(window[0][c]), int(window[trials][c]), int(reference[0][c]),
+                              int(reference[trials][c])), measure, c))
         if not tests:
             return 1.0, None
         p_value, measure, c = min(tests)

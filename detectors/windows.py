@@ -140,7 +140,7 @@ class SignalWindows:
         self.reference_counts = histogram(reference, self.edges)
 
     def _close(self, last_index: int, to_ts: float) -> WindowStats:
-        window = self.current.data[: self.current.length]
+        window = self.current.held()
         mean, variance, counts, psi, d, p_value = close_window(
             self.sorted_reference, self.edges, self.reference_counts, window)
         return WindowStats(  # validated: pydantic-core's validation costs less than model_construct's Python
