@@ -98,7 +98,7 @@ class RetrainStateModel(_State):
 
 
 class PerformanceState(_State):
-    """The performance windows' pairs (int16 class-pair codes or float32 errors, as `_Pairs.raw()` gives
+    """The performance windows' pairs (int16 class-pair codes or float32 errors, as `FixedBuffer.raw()` gives
     them), the classes seen, and what the reference window settled."""
 
     task: Task
