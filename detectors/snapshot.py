@@ -27,6 +27,7 @@ import hmac
 import zlib
 from typing import Literal
 
+import pydantic_core
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from detectors.config import ModelPolicy, SignalRule
@@ -136,67 +137,103 @@ class MonitorState(_State):
     performance: PerformanceState | None = None
 
 
-def monitor_state(monitor: ModelMonitor) -> MonitorState:
-    return MonitorState(
-        model_id=monitor.model_id,
-        model_version=monitor.model_version,
-        generation=monitor.generation,
-        event_count=monitor.event_count,
-        references=monitor.references,
-        signals=[_signal_state(s) for s in monitor.signals.values()],
-        retrain=RetrainStateModel(
-            recent=[DriftRecordState(signal=r.signal, alert_id=r.alert_id, ts=r.ts) for r in monitor.retrain.recent],
-            last_request_ts=monitor.retrain.last_request_ts,
-            last_request_id=monitor.retrain.last_request_id,
-            requests=monitor.retrain.requests,
-        ),
-        last_deployment_request=monitor.last_deployment_request,
-        retired_version=monitor.retired_version,
-        width=monitor.width,
-        performance=None if monitor.performance is None else _performance_state(monitor.performance),
-    )
+def monitor_document(monitor: ModelMonitor) -> bytes:
+    """The snapshot's JSON text, in `MonitorState`'s layout (which parses and checks it on every load).
+
+    Built from plain values with the standard library's C encoder, not by constructing and dumping
+    `MonitorState`: a many-model batch snapshots every model it touched, and building a W1-shaped
+    model's dozen pydantic slot and signal models, then dumping them, was about 400 us a model, the
+    worker's largest cost on a many-model stream. The parameters and rules are configuration, dumped
+    once and reused (`_ConfigDumps`)."""
+    retrain = monitor.retrain
+    document = {
+        "format": FORMAT,
+        "model_id": monitor.model_id,
+        "model_version": monitor.model_version,
+        "generation": monitor.generation,
+        "event_count": monitor.event_count,
+        "references": {name: _config_dumps.of(stats) for name, stats in monitor.references.items()},
+        "signals": [_signal_document(s) for s in monitor.signals.values()],
+        "retrain": {
+            "recent": [{"signal": r.signal, "alert_id": r.alert_id, "ts": r.ts} for r in retrain.recent],
+            "last_request_ts": retrain.last_request_ts,
+            "last_request_id": retrain.last_request_id,
+            "requests": retrain.requests,
+        },
+        "last_deployment_request": monitor.last_deployment_request,
+        "retired_version": monitor.retired_version,
+        "width": monitor.width,
+        "performance": None if monitor.performance is None else _performance_document(monitor.performance),
+    }
+    return pydantic_core.to_json(document, bytes_mode="base64", inf_nan_mode="constants")
 
 
-def _performance_state(performance: PerformanceMonitor) -> PerformanceState:
-    return PerformanceState(
-        task=performance.task, config=performance.config, windows=performance.windows, classes=performance.classes,
-        reference=performance.reference.raw(),
-        current=performance.current.raw(), first_index=performance.first_index, from_ts=performance.from_ts,
-        reference_window=performance.reference_window, in_drop=performance.in_drop,
-        drops=performance.drops, skipped=performance.skipped,
-    )
+class _ConfigDumps:
+    """JSON-ready dumps of configuration models (detector parameters, signal rules, reference stats), by
+    identity: the same few objects are snapshotted with every model on every batch. Each entry holds
+    its object, so an id cannot be reused while cached; the cache is emptied when it grows past
+    `limit` (restored snapshots bring their own copies)."""
+
+    def __init__(self, limit: int = 20_000) -> None:
+        self.limit = limit
+        self._dumps: dict[int, tuple[BaseModel, object]] = {}
+
+    def of(self, model: BaseModel) -> object:
+        found = self._dumps.get(id(model))
+        if found is not None and found[0] is model:
+            return found[1]
+        if len(self._dumps) >= self.limit:
+            self._dumps.clear()
+        dump = model.model_dump(mode="json")
+        self._dumps[id(model)] = (model, dump)
+        return dump
 
 
-def _signal_state(signal: SignalMonitor) -> SignalState:
+_config_dumps = _ConfigDumps()
+
+
+def _performance_document(performance: PerformanceMonitor) -> dict[str, object]:
+    window = performance.reference_window
+    return {
+        "task": performance.task, "config": _config_dumps.of(performance.config),
+        "windows": _config_dumps.of(performance.windows), "classes": performance.classes,
+        "reference": performance.reference.raw(), "current": performance.current.raw(),
+        "first_index": performance.first_index, "from_ts": performance.from_ts,
+        "reference_window": None if window is None else window.model_dump(mode="json"),
+        "in_drop": performance.in_drop, "drops": performance.drops, "skipped": performance.skipped,
+    }
+
+
+def _signal_document(signal: SignalMonitor) -> dict[str, object]:
     windows = signal.windows
-    return SignalState(
-        signal=signal.signal,
-        rule=signal.rule,
-        updates=signal.updates,
-        slots=[
-            SlotState(
-                params=slot.detector.params,  # type: ignore[arg-type]
-                state=slot.detector.dump_state(),
-                statistics=slot.detector.statistics(),
-                in_warning=slot.in_warning,
-                warned_since_drift=slot.warned_since_drift,
-                quiet_until=slot.quiet_until,
-                drifts=slot.drifts,
-                warnings=slot.warnings,
-                awaiting_calibration=slot.awaiting_calibration,
-                checkpoint=slot.checkpoint(),
-                checkpoint_index=slot.checkpoint_index,
-            )
+    return {
+        "signal": signal.signal,
+        "rule": _config_dumps.of(signal.rule),
+        "updates": signal.updates,
+        "slots": [
+            {
+                "params": _config_dumps.of(slot.detector.params),
+                "state": slot.detector.dump_state(),
+                "statistics": slot.detector.statistics(),
+                "in_warning": slot.in_warning,
+                "warned_since_drift": slot.warned_since_drift,
+                "quiet_until": slot.quiet_until,
+                "drifts": slot.drifts,
+                "warnings": slot.warnings,
+                "awaiting_calibration": slot.awaiting_calibration,
+                "checkpoint": slot.checkpoint(),
+                "checkpoint_index": slot.checkpoint_index,
+            }
             for slot in signal.slots
         ],
-        categories=signal.categories,
-        windows=None if windows is None else WindowsState(
-            reference=windows.reference.raw(),
-            current=windows.current.raw(),
-            first_index=windows.first_index,
-            from_ts=windows.from_ts,
-        ),
-    )
+        "windows": None if windows is None else {
+            "reference": windows.reference.raw(),
+            "current": windows.current.raw(),
+            "first_index": windows.first_index,
+            "from_ts": windows.from_ts,
+        },
+        "categories": signal.categories,
+    }
 
 
 def restore_monitor(state: MonitorState, policy: ModelPolicy, *, clock: Clock | None = None) -> ModelMonitor:
@@ -267,13 +304,17 @@ def _restore_signal(saved: SignalState, policy: ModelPolicy, false_alarm_rate: f
 
 
 def encode_snapshot(monitor: ModelMonitor, key: bytes) -> bytes:
-    return seal(monitor_state(monitor), key)
+    return _seal_document(monitor_document(monitor), key)
 
 
 def seal(state: MonitorState, key: bytes) -> bytes:
+    return _seal_document(state.model_dump_json().encode("utf-8"), key)
+
+
+def _seal_document(document: bytes, key: bytes) -> bytes:
     # stored, not deflated: a zlib stream all versions read, but deflating (1 ms for a W1 model, mostly
     # base64 of window values) was the largest cost of a many-model batch, for half the bytes
-    payload = zlib.compress(state.model_dump_json().encode("utf-8"), level=0)
+    payload = zlib.compress(document, level=0)
     return MAGIC + hmac.new(key, payload, hashlib.sha256).digest() + payload
 
 

@@ -14,10 +14,12 @@ river's Python wrapper, which starts a fresh window on the update after a drift.
 [1023]
 """
 
+import functools
 import math
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import numpy.typing as npt
 from numba import njit
 
 from detectors.base import DRIFT, NONE, WARNING, Floats
@@ -218,6 +220,18 @@ def _put_header(state: Any, drift: float, warning: float, total: float, variance
     state[_TICK], state[_DETECTIONS], state[_N_LEVELS] = float(tick), detections, float(n_levels)
 
 
+@functools.cache
+def _kept(slots: int, levels: int) -> "npt.NDArray[np.intp]":
+    """Where the numbers `AdwinKernel.compact` keeps lie, with `levels` levels of `slots` buckets in use:
+    one gather instead of four slices and a concatenation (every touched model's detectors are saved
+    every batch)."""
+    totals = _HEADER + LEVELS
+    variances = totals + LEVELS * slots
+    return np.concatenate([np.arange(_HEADER), np.arange(_COUNTS, _COUNTS + levels),
+                           np.arange(totals, totals + levels * slots),
+                           np.arange(variances, variances + levels * slots)])
+
+
 class AdwinKernel(Kernel["AdwinParams"]):
     name = "adwin"
     compiled = staticmethod(_update_many)
@@ -234,11 +248,7 @@ class AdwinKernel(Kernel["AdwinParams"]):
     def compact(self, state: Floats) -> Floats:
         """The header and the levels in use: a window of a million values uses about 20 of the 64
         levels, and the unused ones (always zeros) were 90% of a snapshot's bytes and zlib time."""
-        slots, levels = self.params.max_buckets + 1, int(state[_N_LEVELS])
-        totals = _HEADER + LEVELS
-        variances = totals + LEVELS * slots
-        return np.concatenate([state[:_HEADER], state[_COUNTS : _COUNTS + levels],
-                               state[totals : totals + levels * slots], state[variances : variances + levels * slots]])
+        return state[_kept(self.params.max_buckets + 1, int(state[_N_LEVELS]))]
 
     def expand(self, numbers: Floats, start: int) -> tuple[Floats, int]:
         slots = self.params.max_buckets + 1

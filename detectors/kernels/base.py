@@ -9,6 +9,7 @@ random ones). The first call of a kernel compiles it (about a second each); numb
 result next to the module for later processes.
 """
 
+import sys
 from abc import abstractmethod
 from typing import Any, ClassVar
 
@@ -19,6 +20,7 @@ from numba import njit
 from detectors.base import DRIFT, NONE, WARNING, ColumnResult, DriftDetector, Floats, P, Statistics, finite
 
 DRIFT_SLOT, WARNING_SLOT = 0, 1
+LITTLE_ENDIAN = sys.byteorder == "little"
 
 
 @njit(cache=True)
@@ -109,7 +111,8 @@ class Kernel(DriftDetector[P]):
     def dump_state(self) -> bytes:
         """State then checkpoint, each as `compact` gives it, little-endian float64: no pickle, nothing
         to run when loaded."""
-        return np.concatenate([self.compact(self.state), self.compact(self.checkpoint)]).astype("<f8").tobytes()
+        numbers = np.concatenate([self.compact(self.state), self.compact(self.checkpoint)])
+        return (numbers if LITTLE_ENDIAN else numbers.byteswap()).tobytes()
 
     def load_state(self, data: bytes) -> None:
         if len(data) % 8:

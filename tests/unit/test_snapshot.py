@@ -2,6 +2,7 @@
 
 import hashlib
 import hmac
+import json
 import pickle
 import zlib
 
@@ -13,8 +14,17 @@ from detectors.ddm import DdmParams
 from detectors.kswin import KswinParams
 from detectors.monitor import ModelMonitor
 from detectors.safe_pickle import UnsafeSnapshotError
-from detectors.snapshot import FORMAT, MAGIC, SnapshotError, decode_snapshot, encode_snapshot, open_snapshot, seal
-from schemas import DriftAlert, PredictionEvent
+from detectors.snapshot import (
+    FORMAT,
+    MAGIC,
+    SnapshotError,
+    decode_snapshot,
+    encode_snapshot,
+    monitor_document,
+    open_snapshot,
+    seal,
+)
+from schemas import DriftAlert, ModelDeployed, PredictionEvent, ReferenceStats
 
 KEY = b"test-key"
 
@@ -62,6 +72,27 @@ def test_restoring_every_detector_kind_mid_stream_changes_nothing() -> None:
     uninterrupted = run(events, policy, set())
     assert len({a.detector for a in uninterrupted}) >= 4
     assert run(events, policy, {250, 700, 2100, 3333}) == uninterrupted
+
+
+def test_the_snapshot_document_is_exactly_what_its_checked_model_reads_back() -> None:
+    """The document is built from plain values for speed; every field it writes must be one the model
+    reads, with the value it holds (none dropped and defaulted, none renamed), for every detector
+    kind, with windows, categories, references and performance windows in play."""
+    detectors = [{"type": t} for t in ("adwin", "page_hinkley", "kswin", "psi", "ks")]
+    kinds = ModelPolicy(signals={
+        "feature:*": SignalRule.model_validate({"detectors": detectors, "calibrate": True}),
+        "error": SignalRule.model_validate({"detectors": [{"type": t} for t in ("ddm", "eddm", "hddm_a", "hddm_w")]}),
+    })
+    events = w1_events(3000, shift_at=1500)
+    for policy in (MonitoringConfig().defaults, river_config().defaults, kinds):
+        monitor = ModelMonitor("m", policy, clock=lambda: 0.0)
+        monitor.reset(ModelDeployed(model_id="m", model_version="1", ts=0.0,
+                                    reference={"feature:f0": ReferenceStats(count=100, mean=0.5, std=1.0)}))
+        for start in range(0, len(events), 700):
+            monitor.observe_many(events[start : start + 700])
+            document = json.loads(monitor_document(monitor))
+            assert open_snapshot(encode_snapshot(monitor, KEY), KEY).model_dump(mode="json") == document
+        assert document["references"] and document["signals"]
 
 
 def test_a_tampered_snapshot_is_refused() -> None:
