@@ -16,6 +16,7 @@ from typing import Any
 import faust
 from faust import web
 
+from agents.batching import BatchWindow, DriftlineStream
 from agents.keys import RedisKeys
 from agents.metrics import CONTENT_TYPE_LATEST, WorkerMetrics
 from agents.processor import BatchProcessor, InboundMessage
@@ -97,6 +98,12 @@ def _record_lag(app: faust.App, metrics: WorkerMetrics, events: Any) -> None:
             metrics.consumer_lag.labels(tp.topic, str(tp.partition)).set(max(0, end - offset - 1))
 
 
+def batch_window(settings: Settings) -> BatchWindow:
+    return BatchWindow(within=settings.worker_batch_seconds,
+                       longest=max(settings.worker_batch_max_seconds, settings.worker_batch_seconds),
+                       max_messages=settings.worker_batch_messages, max_bytes=settings.worker_batch_bytes)
+
+
 def app_id_for(settings: Settings) -> str:
     """The consumer group: one per topic prefix, so separate deployments never share offsets."""
     return f"{settings.topic_prefix}worker".replace(".", "-").strip("-") or "driftline-worker"
@@ -125,6 +132,7 @@ def create_app(settings: Settings, config: MonitoringConfig) -> faust.App:
         web_host=settings.web_host,
         web_port=settings.web_port or 6066,
         web_bind=settings.web_host,
+        Stream=DriftlineStream,
     )
     store = StateStore(redis_client(settings), RedisKeys(settings.key_prefix), settings.label_ttl_seconds)
     metrics = WorkerMetrics()
@@ -134,7 +142,7 @@ def create_app(settings: Settings, config: MonitoringConfig) -> faust.App:
 
     @app.agent(inbound, name="monitor")
     async def monitor(stream: Any) -> None:
-        async for events in stream.take_events(settings.worker_batch_messages, within=settings.worker_batch_seconds):
+        async for events in stream.take_batches(batch_window(settings)):
             try:
                 await processor.process([
                     InboundMessage(e.message.topic, e.message.partition, e.message.offset, e.message.key,
