@@ -98,12 +98,6 @@ def _record_lag(app: faust.App, metrics: WorkerMetrics, events: Any) -> None:
             metrics.consumer_lag.labels(tp.topic, str(tp.partition)).set(max(0, end - offset - 1))
 
 
-def batch_window(settings: Settings) -> BatchWindow:
-    return BatchWindow(within=settings.worker_batch_seconds,
-                       longest=max(settings.worker_batch_max_seconds, settings.worker_batch_seconds),
-                       max_messages=settings.worker_batch_messages, max_bytes=settings.worker_batch_bytes)
-
-
 def app_id_for(settings: Settings) -> str:
     """The consumer group: one per topic prefix, so separate deployments never share offsets."""
     return f"{settings.topic_prefix}worker".replace(".", "-").strip("-") or "driftline-worker"
@@ -142,7 +136,7 @@ def create_app(settings: Settings, config: MonitoringConfig) -> faust.App:
 
     @app.agent(inbound, name="monitor")
     async def monitor(stream: Any) -> None:
-        async for events in stream.take_batches(batch_window(settings)):
+        async for events in stream.take_batches(BatchWindow.of(settings)):
             try:
                 await processor.process([
                     InboundMessage(e.message.topic, e.message.partition, e.message.offset, e.message.key,

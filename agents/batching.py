@@ -24,6 +24,8 @@ from faust.types import ChannelT, EventT
 from mode.utils.aiter import aiter
 from mode.utils.futures import notify
 
+from driftline.settings import Settings
+
 BEHIND_SHARE = 4
 """A stretch's arrivals count as a flood when, kept up until `longest`, they would fill 1/BEHIND_SHARE of a
 batch: at 4 and the defaults, 50 messages in 20 ms. Measured on the many-model bench (loadtests/)."""
@@ -43,6 +45,13 @@ class BatchWindow:
     max_messages: int
     max_bytes: int
 
+    @classmethod
+    def of(cls, settings: Settings) -> "BatchWindow":
+        """The window the settings describe; a longest wait below the first wait means no extension."""
+        return cls(within=settings.worker_batch_seconds,
+                   longest=max(settings.worker_batch_max_seconds, settings.worker_batch_seconds),
+                   max_messages=settings.worker_batch_messages, max_bytes=settings.worker_batch_bytes)
+
     def full(self, messages: int, size: int) -> bool:
         return messages >= self.max_messages or size >= self.max_bytes
 
@@ -58,8 +67,7 @@ class DriftlineStream(faust.Stream[Any]):
     async def take_batches(self, window: BatchWindow) -> AsyncGenerator[Sequence[EventT[Any]], None]:
         """Yield lists of events as `window` decides; each batch is acked once the caller is done with
         it (the caller withholds the acks of a batch it could not save: agents/app.py)."""
-        buffer: list[Any] = []
-        events: list[EventT[Any]] = []
+        events: list[EventT[Any]] = []  # Faust's copy also keeps the values; only the events are used
         size = 0
         buffer_full = asyncio.Event()
         buffer_consumed = asyncio.Event()
@@ -75,13 +83,12 @@ class DriftlineStream(faust.Stream[Any]):
                         await buffer_consuming
                     finally:
                         buffer_consuming = None
-                buffer.append(value)
                 event = self.current_event
                 if event is None:
                     raise RuntimeError("take buffer found current_event is None")
                 events.append(event)
                 size += len(event.message.value or b"")
-                if window.full(len(buffer), size):
+                if window.full(len(events), size):
                     buffer_full.set()
                     buffer_consumed.clear()  # no more than the window allows in one batch
                     await self.wait(buffer_consumed)  # type: ignore[arg-type]  # as Faust's own take_events
@@ -99,16 +106,15 @@ class DriftlineStream(faust.Stream[Any]):
             while not self.should_stop:
                 await self.wait_for_stopped(buffer_full, timeout=window.within)  # type: ignore[arg-type]
                 waited, before = window.within, 0
-                while not buffer_full.is_set() and buffer and window.keep_filling(waited, len(buffer) - before):
-                    before = len(buffer)
+                while not buffer_full.is_set() and events and window.keep_filling(waited, len(events) - before):
+                    before = len(events)
                     await self.wait_for_stopped(buffer_full, timeout=window.within)  # type: ignore[arg-type]
                     waited += window.within
-                if buffer:
+                if events:
                     buffer_consuming = self.loop.create_future()  # hold new values while the caller works
                     try:
                         yield list(events)
                     finally:
-                        buffer.clear()
                         for event in events:
                             await self.ack(event)
                         events.clear()

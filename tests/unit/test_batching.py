@@ -27,11 +27,9 @@ def test_a_batch_is_full_at_either_bound() -> None:
 
 
 def test_the_default_settings_give_an_adaptive_window() -> None:
-    from agents.app import batch_window
-
-    window = batch_window(Settings())
+    window = BatchWindow.of(Settings())
     assert window.within < window.longest
     assert window == BatchWindow(within=0.02, longest=0.2, max_messages=2_000, max_bytes=32 * 1024 * 1024)
     # a longest below the first wait means no extension, never a shorter first wait
-    short = batch_window(Settings(worker_batch_seconds=0.05, worker_batch_max_seconds=0.01))
+    short = BatchWindow.of(Settings(worker_batch_seconds=0.05, worker_batch_max_seconds=0.01))
     assert short.within == short.longest == 0.05
