@@ -1,11 +1,12 @@
 """The benchmark harness: one run on the embedded broker and Redis measures, per workload (W1,
 W100, WM: loadtests/workload.py) and side by side, (a) a raw consume + JSON decode loop, (r)
-river's detectors in a plain Python loop, (b) the detectors/ monitor in process, the backtest, (c) a
-naive Faust agent and (d) driftline's worker with batch envelopes; then alert latency at half of
-(d)'s peak, worker RSS and Redis memory per model. Every run checks the monitor's drift alerts
-against river's on the same values (the oracle). W1 adds (e) single-event messages, scaling over 1
-and 2 worker processes and the size of an ADWIN signal's state after 1M events. Prints a table per
-workload and writes loadtests/results/<workload>.json.
+river's detectors in a plain Python loop, (b) the detectors/ monitor in process, the floor under
+(b) (columns and kernels alone), the backtest, (c) a naive Faust agent and (d) driftline's worker
+with batch envelopes; then alert latency at half of (d)'s peak, worker RSS and Redis memory per
+model. Every run checks the monitor's drift alerts against river's on the same values (the
+oracle). W1 adds (e) single-event messages, scaling over 1 and 2 worker processes and the size of
+an ADWIN signal's state after 1M events. Prints a table per workload and writes
+loadtests/results/<workload>.json.
 
     ./dev.sh bench                      # or: .venv/bin/python -m loadtests.harness [--quick]
     ./dev.sh bench --workload w100      # one workload only
@@ -13,6 +14,7 @@ workload and writes loadtests/results/<workload>.json.
 
 import argparse
 import json
+import operator
 import os
 import platform
 import subprocess
@@ -33,9 +35,13 @@ from river.drift import binary
 
 from agents.keys import RedisKeys
 from agents.processor import by_model
+from detectors.base import DRIFT, ColumnResult
 from detectors.config import ModelPolicy, MonitoringConfig, SignalRule, river_config
 from detectors.monitor import ModelMonitor
+from detectors.registry import build_detector
+from detectors.signals import ERROR, PREDICTION, feature_signal
 from detectors.snapshot import encode_snapshot
+from detectors.warmup import warm_up
 from detectors.windows import WindowConfig
 from driftline.backtest import backtest_file
 from driftline.embedded import EmbeddedBroker, EmbeddedRedis
@@ -144,7 +150,7 @@ class Bench:
         """The monitor in process, fed as the worker is: runs of `batch` events, each model's share of a
         run in one call; river's detectors unless `config` says otherwise."""
         policy = (config or river_config()).defaults
-        ModelMonitor("warm", policy).observe_many(validated[:1])  # compile/load kernels
+        warm_up(config or river_config())  # load every compiled kernel first, as the worker does when it starts
         monitors: dict[str, ModelMonitor] = {}
         alerts: list[DriftAlert] = []
         started = time.perf_counter()
@@ -162,6 +168,58 @@ class Bench:
                 drifts.setdefault(key, []).append(alert.event_index)
         return {"events": len(validated), "seconds": seconds, "events_per_s": len(validated) / seconds,
                 "alerts": len(alerts), "drifts": drifts}
+
+    @staticmethod
+    def floor(validated: list[PredictionEvent], per_model: bool, batch: int = 500,
+              drifts: dict[str, list[int]] | None = None, fed: dict[str, int] | None = None) -> Result:
+        """The least any monitor fed these events must do, timed alone: read each run's values out of
+        the validated events into columns (at C speed: one itemgetter over the numeric features, one
+        attrgetter per field) and run the river preset's compiled kernels over them, one call per signal
+        per run. No windows, alerts, warm-up or bookkeeping: (b) cannot beat this, so floor/r bounds
+        b/r. Tests pass `drifts` to collect the kernels' drifts as `river_loop` finds and keys them, and `fed`
+        to count the values each signal's kernel took."""
+        policy = river_config().defaults
+        warmup = policy.signals["error"].warmup
+        warm_up(river_config())
+        kernels: dict[str, dict[str, Any]] = {}
+        seen: dict[str, int] = {}
+        prediction_of, label_of, features_of = (operator.attrgetter(name) for name in ("prediction", "label",
+                                                                                      "features"))
+
+        def kernel(signal: str) -> Any:
+            rule = policy.rule_for(signal)
+            assert rule is not None and len(rule.detectors) == 1, f"the river preset watches {signal} once"
+            return build_detector(rule.detectors[0])
+
+        def record(model_id: str, signal: str, result: ColumnResult) -> None:
+            if drifts is None or fed is None:
+                return
+            fed[signal] = fed.get(signal, 0) + result.flags.shape[0]
+            found = [seen[model_id] + int(i) for i in np.flatnonzero(result.flags == DRIFT)]
+            found = [index for index in found if signal != ERROR or index >= warmup]  # as the monitor holds them
+            if found:
+                drifts.setdefault(f"{model_id}/{signal}" if per_model else signal, []).extend(found)
+
+        started = time.perf_counter()
+        for start in range(0, len(validated), batch):
+            for model_id, events in by_model(validated[start : start + batch]).items():
+                rows = list(map(features_of, events))
+                names = tuple(name for name, value in rows[0].items() if isinstance(value, float))  # as (r)
+                table = np.array(list(map(operator.itemgetter(*names), rows)), dtype=np.float64).reshape(len(rows), -1)
+                found = kernels.get(model_id)
+                if found is None:
+                    found = kernels[model_id] = {signal: kernel(signal) for signal in
+                                                 (*map(feature_signal, names), PREDICTION, ERROR)}
+                    seen[model_id] = 0
+                for j, name in enumerate(names):
+                    record(model_id, feature_signal(name), found[feature_signal(name)].update_many(table[:, j]))
+                predictions = np.array(list(map(prediction_of, events)), dtype=np.float64)
+                record(model_id, PREDICTION, found[PREDICTION].update_many(predictions))
+                errors = predictions != np.array(list(map(label_of, events)), dtype=np.float64)
+                record(model_id, ERROR, found[ERROR].update_many(errors.astype(np.float64)))
+                seen[model_id] += len(events)
+        seconds = time.perf_counter() - started
+        return {"events": len(validated), "seconds": seconds, "events_per_s": len(validated) / seconds}
 
     @staticmethod
     def backtest(workload: Workload, work_dir: Path) -> Result:
@@ -388,6 +446,8 @@ def run_plan(bench: Bench, name: str, plan: Plan, scale: float, quick: bool) -> 
     log(f"{label}: (b) monitor compute in-process ...")
     out["b_compute"] = bench.compute(validated, many)
     out["oracle"] = oracle(out["r_river_loop"]["drifts"], out["b_compute"]["drifts"])
+    log(f"{label}: floor: columns read out of the events and the kernels alone ...")
+    out["f_floor"] = bench.floor(validated, many)
     log(f"{label}: oracle: {out['oracle']['verdict']}")
     log(f"{label}: (b) again with the calibrated zero-config defaults (more signals: no oracle) ...")
     out["b_compute_calibrated"] = bench.compute(validated, many, config=MonitoringConfig())
@@ -412,7 +472,9 @@ def run_plan(bench: Bench, name: str, plan: Plan, scale: float, quick: bool) -> 
         out["state"] = bench.adwin_state(int(1_000_000 * scale))
     d, b, c = (out[k]["events_per_s"] for k in ("d_driftline_batch", "b_compute", "c_naive_faust"))
     a, r, backtest = (out[k]["events_per_s"] for k in ("a_raw", "r_river_loop", "backtest"))
-    out["ratios"] = {"b_over_r": b / r, "d_over_a": d / a, "d_over_c": d / c, "backtest_over_a": backtest / a,
+    floor = out["f_floor"]["events_per_s"]
+    out["ratios"] = {"b_over_r": b / r, "floor_over_r": floor / r, "d_over_a": d / a, "d_over_c": d / c,
+                     "backtest_over_a": backtest / a,
                      "latency": {"p50_ms": out["latency"]["p50_ms"], "p99_ms": out["latency"]["p99_ms"]}}
     p99 = out["latency"]["p99_ms"]
     at_least = {**AT_LEAST, "b_over_r": W100_B_OVER_R} if name == "w100" else AT_LEAST
@@ -432,6 +494,7 @@ def table(out: Result) -> str:
     label = out["workload"]["name"]
     rows = [("(a) raw consume + JSON decode", out["a_raw"]), ("(r) river detectors, plain loop", out["r_river_loop"]),
             ("(b) monitor compute, in-process", out["b_compute"]),
+            ("floor: columns + kernels alone", out["f_floor"]),
             ("(b) again, calibrated zero-config", out["b_compute_calibrated"]),
             ("backtest from a JSON-lines file", out["backtest"]),
             ("(c) naive Faust agent, 1 event/msg", out["c_naive_faust"]),
@@ -446,6 +509,7 @@ def table(out: Result) -> str:
         "",
         "   ".join(f"{label} = {ratios[key]:.2f} (target {targets[key]['target']})" for label, key in
                    (("b/r", "b_over_r"), ("d/a", "d_over_a"), ("d/c", "d_over_c"), ("backtest/a", "backtest_over_a"))),
+        f"floor/r = {ratios['floor_over_r']:.2f}: the most b/r could be with nothing but columns and kernels",
         f"oracle: {out['oracle']['verdict']}",
         f"backtest of a 10-event file (CLI, kernels cached): {out['backtest']['cli_10_events_seconds']:.2f} s "
         "(target < 2 s)",
