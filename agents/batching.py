@@ -4,15 +4,23 @@ Each batch costs a fixed amount per model it touches (the monitor's per-signal c
 a Redis write), so a fleet of thin models is served far faster in large batches. Faust's
 `take_events` waits a fixed time, and in that time its per-message hand-off moves only a few hundred
 messages into the batch, however long the backlog: a worker serving 1,000 thin models then fell
-further behind at half of its flat-out rate. `BatchWindow` keeps the short wait while messages
-trickle in (latency stays one short wait), and extends it, up to `longest`, while they pour in
-(the worker is behind, and a larger batch is what lets it catch up).
+further behind at half of its flat-out rate. `BatchWindow` keeps the short wait while the worker has
+time to spare (latency stays one short wait), and extends it, up to `longest`, while the worker is
+busy all the time and messages keep coming: it is behind, and a larger batch is what lets it catch
+up.
+
+Busy is measured, not guessed from arrivals: the process's CPU seconds per second since the last
+batch was handed over (`BusyMeter`). A worker at half of its capacity shows about half; one with a
+backlog shows one (handing off the backlog is work too). An earlier rule, extending whenever 50
+messages came in 20 ms, also extended for a worker that kept up with such a stream easily, adding
+latency there.
 
 `DriftlineStream.take_batches` is Faust's `take_events` (faust-streaming 0.15, BSD licence) with
 that wait and a byte bound; its buffering, acking and cleanup are Faust's, unchanged.
 """
 
 import asyncio
+import time
 from asyncio import CancelledError
 from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass
@@ -26,19 +34,33 @@ from mode.utils.futures import notify
 
 from driftline.settings import Settings
 
-BEHIND_SHARE = 4
-"""A stretch's arrivals count as a flood when, kept up until `longest`, they would fill 1/BEHIND_SHARE of a
-batch: at 4 and the defaults, 50 messages in 20 ms. Measured on the many-model bench (loadtests/)."""
+BUSY = 0.8
+"""The share of its time the worker must have been busy (CPU seconds per second) for a batch's wait to be
+extended. At half of its capacity it shows about 0.5; with a backlog, about 1.0 (less the time it waits on
+Redis and Kafka within a batch, hence not higher)."""
+
+
+class BusyMeter:
+    """CPU seconds the process spent per wall second since `restart` (all its threads)."""
+
+    def __init__(self) -> None:
+        self._wall, self._cpu = time.monotonic(), time.process_time()
+
+    def restart(self) -> None:
+        self._wall, self._cpu = time.monotonic(), time.process_time()
+
+    def share(self) -> float:
+        elapsed = time.monotonic() - self._wall
+        return (time.process_time() - self._cpu) / elapsed if elapsed > 0 else 0.0
 
 
 @dataclass(frozen=True)
 class BatchWindow:
     """When a batch is complete: `max_messages` or `max_bytes` reached, or the wait is over.
 
-    The wait is `within`, extended by `within` at a time while the last stretch brought messages at a
-    rate that would fill a quarter of `max_messages` within `longest` (arrivals come in bursts, one per
-    fetch, so a stretch between two bursts sees fewer than the rate behind them), and never beyond
-    `longest` in all."""
+    The wait is `within`, extended by `within` at a time while the worker has been busy at least `BUSY`
+    of the time since it handed over its last batch and the last stretch still brought messages, and
+    never beyond `longest` in all."""
 
     within: float
     longest: float
@@ -55,11 +77,12 @@ class BatchWindow:
     def full(self, messages: int, size: int) -> bool:
         return messages >= self.max_messages or size >= self.max_bytes
 
-    def keep_filling(self, waited: float, added_last: int) -> bool:
-        """After `waited` seconds, the last `within` of which added `added_last` messages."""
+    def keep_filling(self, waited: float, added_last: int, busy: float) -> bool:
+        """After `waited` seconds, the last `within` of which added `added_last` messages, with the worker
+        busy a share `busy` of the time since its last batch."""
         if waited + self.within > self.longest + 1e-9:
             return False
-        return added_last * (self.longest / self.within) * BEHIND_SHARE >= self.max_messages
+        return added_last > 0 and busy >= BUSY
 
 
 class DriftlineStream(faust.Stream[Any]):
@@ -74,6 +97,7 @@ class DriftlineStream(faust.Stream[Any]):
         stream_enable_acks: bool = self.enable_acks
         buffer_consuming: asyncio.Future[None] | None = None
         channel_it = aiter(self.channel)
+        busy = BusyMeter()  # since the last batch was handed over: its processing, then this wait
 
         async def add_to_buffer(value: Any) -> Any:
             nonlocal buffer_consuming, size
@@ -106,12 +130,14 @@ class DriftlineStream(faust.Stream[Any]):
             while not self.should_stop:
                 await self.wait_for_stopped(buffer_full, timeout=window.within)  # type: ignore[arg-type]
                 waited, before = window.within, 0
-                while not buffer_full.is_set() and events and window.keep_filling(waited, len(events) - before):
+                while (not buffer_full.is_set() and events
+                       and window.keep_filling(waited, len(events) - before, busy.share())):
                     before = len(events)
                     await self.wait_for_stopped(buffer_full, timeout=window.within)  # type: ignore[arg-type]
                     waited += window.within
                 if events:
                     buffer_consuming = self.loop.create_future()  # hold new values while the caller works
+                    busy.restart()
                     try:
                         yield list(events)
                     finally:

@@ -36,13 +36,13 @@ class Settings(BaseSettings):
     kafka_session_timeout_seconds: float = Field(
         default=10.0, ge=1.0, le=300.0,
         description="consumer group session timeout; Tansu admits a member after about half of it")
-    worker_batch_messages: int = Field(default=2_000, ge=1, description="most Kafka messages in one batch")
+    worker_batch_messages: int = Field(default=8_000, ge=1, description="most Kafka messages in one batch")
     worker_batch_bytes: int = Field(default=32 * 1024 * 1024, ge=1_024,
                                     description="most message bytes in one batch (memory bound)")
     worker_batch_seconds: float = Field(
         default=0.02, gt=0, description="wait to fill a batch while the worker keeps up (agents/batching.py)")
     worker_batch_max_seconds: float = Field(
-        default=0.2, gt=0, description="longest wait to fill a batch while messages pour in (the worker is behind)")
+        default=1.0, gt=0, description="longest wait to fill a batch while the worker is busy all the time (behind)")
     worker_fetch_max_wait_seconds: float = Field(
         default=0.02, gt=0, le=5, description="longest a fetch waits at the broker for data (Faust fixes 1.5 s)")
     web_host: str = Field(default="127.0.0.1", description="bind address of the worker's HTTP endpoint")
