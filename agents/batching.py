@@ -44,7 +44,7 @@ class BusyMeter:
     """CPU seconds the process spent per wall second since `restart` (all its threads)."""
 
     def __init__(self) -> None:
-        self._wall, self._cpu = time.monotonic(), time.process_time()
+        self.restart()
 
     def restart(self) -> None:
         self._wall, self._cpu = time.monotonic(), time.process_time()

@@ -149,8 +149,9 @@ class Bench:
                 config: MonitoringConfig | None = None) -> Result:
         """The monitor in process, fed as the worker is: runs of `batch` events, each model's share of a
         run in one call; river's detectors unless `config` says otherwise."""
-        policy = (config or river_config()).defaults
-        warm_up(config or river_config())  # load every compiled kernel first, as the worker does when it starts
+        config = config or river_config()
+        policy = config.defaults
+        warm_up(config)  # load every compiled kernel first, as the worker does when it starts
         monitors: dict[str, ModelMonitor] = {}
         alerts: list[DriftAlert] = []
         started = time.perf_counter()
@@ -178,10 +179,11 @@ class Bench:
         per run. No windows, alerts, warm-up or bookkeeping: (b) cannot beat this, so floor/r bounds
         b/r. Tests pass `drifts` to collect the kernels' drifts as `river_loop` finds and keys them, and `fed`
         to count the values each signal's kernel took."""
-        policy = river_config().defaults
+        config = river_config()
+        policy = config.defaults
         warmup = policy.signals["error"].warmup
-        warm_up(river_config())
-        kernels: dict[str, dict[str, Any]] = {}
+        warm_up(config)
+        kernels: dict[str, tuple[dict[str, Any], Any, Any]] = {}  # per model: per feature, prediction, error
         seen: dict[str, int] = {}
         prediction_of, label_of, features_of = (operator.attrgetter(name) for name in ("prediction", "label",
                                                                                       "features"))
@@ -191,9 +193,11 @@ class Bench:
             assert rule is not None and len(rule.detectors) == 1, f"the river preset watches {signal} once"
             return build_detector(rule.detectors[0])
 
-        def record(model_id: str, signal: str, result: ColumnResult) -> None:
+        def record(model_id: str, result: ColumnResult, *, feature: str = "", signal: str = "") -> None:
+            """Only when collecting: the signal's name is built here, not in the timed loop."""
             if drifts is None or fed is None:
                 return
+            signal = signal or feature_signal(feature)
             fed[signal] = fed.get(signal, 0) + result.flags.shape[0]
             found = [seen[model_id] + int(i) for i in np.flatnonzero(result.flags == DRIFT)]
             found = [index for index in found if signal != ERROR or index >= warmup]  # as the monitor holds them
@@ -208,15 +212,16 @@ class Bench:
                 table = np.array(list(map(operator.itemgetter(*names), rows)), dtype=np.float64).reshape(len(rows), -1)
                 found = kernels.get(model_id)
                 if found is None:
-                    found = kernels[model_id] = {signal: kernel(signal) for signal in
-                                                 (*map(feature_signal, names), PREDICTION, ERROR)}
+                    found = kernels[model_id] = ({name: kernel(feature_signal(name)) for name in names},
+                                                 kernel(PREDICTION), kernel(ERROR))
                     seen[model_id] = 0
+                features, prediction, error = found
                 for j, name in enumerate(names):
-                    record(model_id, feature_signal(name), found[feature_signal(name)].update_many(table[:, j]))
+                    record(model_id, features[name].update_many(table[:, j]), feature=name)
                 predictions = np.array(list(map(prediction_of, events)), dtype=np.float64)
-                record(model_id, PREDICTION, found[PREDICTION].update_many(predictions))
+                record(model_id, prediction.update_many(predictions), signal=PREDICTION)
                 errors = predictions != np.array(list(map(label_of, events)), dtype=np.float64)
-                record(model_id, ERROR, found[ERROR].update_many(errors.astype(np.float64)))
+                record(model_id, error.update_many(errors.astype(np.float64)), signal=ERROR)
                 seen[model_id] += len(events)
         seconds = time.perf_counter() - started
         return {"events": len(validated), "seconds": seconds, "events_per_s": len(validated) / seconds}
