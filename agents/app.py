@@ -18,9 +18,11 @@ from faust import web
 
 from agents.batching import BatchWindow, DriftlineStream
 from agents.keys import RedisKeys
+from agents.messages import InboundMessage
 from agents.metrics import CONTENT_TYPE_LATEST, WorkerMetrics
-from agents.processor import BatchProcessor, InboundMessage
+from agents.processor import BatchProcessor
 from agents.published import KafkaPublishedLog
+from agents.recovery import KafkaPartitions
 from agents.store import StateStore, redis_client
 from detectors.config import MonitoringConfig
 from detectors.warmup import warm_up
@@ -131,7 +133,8 @@ def create_app(settings: Settings, config: MonitoringConfig) -> faust.App:
     store = StateStore(redis_client(settings), RedisKeys(settings.key_prefix), settings.label_ttl_seconds)
     metrics = WorkerMetrics()
     processor = BatchProcessor(settings, config, store, FaustPublisher(app), metrics=metrics,
-                               published=KafkaPublishedLog(settings))
+                               published=KafkaPublishedLog(settings),
+                               partitions=KafkaPartitions(settings, app_id, rebuild_hours=settings.state_rebuild_hours))
     inbound = app.topic(*settings.topics.inbound(), key_type=bytes, value_type=bytes)
 
     @app.agent(inbound, name="monitor")
@@ -151,10 +154,13 @@ def create_app(settings: Settings, config: MonitoringConfig) -> faust.App:
     @app.on_partitions_assigned.connect
     async def on_assigned(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
         _shorten_fetch_wait(app, settings.worker_fetch_max_wait_seconds)
+        assigned = args[0] if args else kwargs.get("assigned", ())
+        processor.partitions_assigned((tp.topic, tp.partition) for tp in assigned)
 
     @app.on_partitions_revoked.connect
     async def on_revoked(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
-        processor.forget_models()
+        revoked = args[0] if args else kwargs.get("revoked", ())
+        processor.partitions_revoked((tp.topic, tp.partition) for tp in revoked)
 
     @app.page("/health")
     async def health(view: web.View, request: web.Request) -> web.Response:

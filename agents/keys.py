@@ -2,17 +2,18 @@
 
 Every key of one model carries the hash tag `{<model>}`, so on a Redis Cluster all of them sit in
 one slot and one model's batch is written by one atomic script (agents/store.py). Keys shared by
-models (`models`, `stats`, `layout`) are written outside those scripts.
+models (`models`, `progress`, `stats`, `layout`) are written outside those scripts.
 
 | key | type | holds | expiry |
 |---|---|---|---|
 | `<p>models` | set | ids of models ever seen | none |
-| `<p>monitor:{<model>}` | hash | `snapshot`: signed monitor snapshot; `offsets`: JSON `{"topic:partition": offset}` it covers; `generation`: owner token (fencing); `seq`: id of the last write | none |
+| `<p>monitor:{<model>}` | hash | `snapshot`: signed monitor snapshot; `offsets`: JSON `{"topic:partition": offset}` it covers; `generation`: owner token (fencing: rises with the server's clock); `seq`: id of the last write | none |
 | `<p>pending:{<model>}:<event_id>` | string | prediction waiting for its label (JSON) | label TTL |
 | `<p>early:{<model>}:<event_id>` | string | label that arrived before its prediction (JSON) | label TTL |
 | `<p>windows:{<model>}:<signal>` | list | last 100 closed tumbling windows (JSON), newest first | 7 days |
 | `<p>performance:{<model>}` | list | last 100 closed performance windows (JSON, detectors/performance.py), the reference window among them, newest first | 7 days |
 | `<p>outbox:{<model>}` | hash | id -> alert / retrain request persisted but not yet confirmed on Kafka | none |
+| `<p>progress` | hash | `topic:partition` -> last offset of the last batch saved (agents/recovery.py re-reads from there when Redis lost state) | none |
 | `<p>stats` | hash | counters: `events:<topic>`, `dead_letters:<reason>`, `alerts`, `system_alerts`, `retrain_requests`, `stale_events`, `stale_labels` | none |
 | `<p>layout` | string | `2` once keys of the first layout (no hash tags) were renamed | none |
 """
@@ -35,6 +36,10 @@ class RedisKeys:
     @property
     def stats(self) -> str:
         return f"{self.prefix}stats"
+
+    @property
+    def progress(self) -> str:
+        return f"{self.prefix}progress"
 
     @property
     def layout(self) -> str:

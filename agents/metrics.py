@@ -50,6 +50,12 @@ class WorkerMetrics:
                                   registry=r)
         self.fenced_writes = Counter("driftline_fenced_writes",
                                      "Model writes refused because another worker claimed the model", registry=r)
+        self.state_lost = Counter("driftline_state_lost",
+                                  "Models whose state Redis lost, by how it was restored: rewrite (from the worker's "
+                                  "memory) or rebuild (read again from Kafka)", ["how"], registry=r)
+        self.state_rewinds = Counter("driftline_state_rewinds",
+                                     "Partition ranges read again from Kafka because Redis's state missed them",
+                                     registry=r)
         self.outage = Gauge("driftline_outage",
                             "1 while the worker cannot save a batch (Redis or Kafka away, a Redis error, a bug)",
                             registry=r)

@@ -12,6 +12,13 @@ when the model is next loaded. An outbox found on loading, or a send being retri
 partly in Kafka (a crash after Kafka confirmed it, before the outbox was cleared): those ids are
 looked up in the topic first (agents/published.py) and not sent twice.
 
+Redis itself may lose state: emptied, or restored from an older snapshot. A write that finds a
+model's state gone or older than what this worker wrote re-claims it with the state in memory
+(agents/store.py), and a `state` alert says so. Where Redis may have lost what no worker holds
+(the saved progress of a partition behind what the group processed, found on assignment or by a
+write), the partition's lost range is read again from Kafka before the next batch
+(agents/recovery.py); models that are current skip it, the others rebuild their state from it.
+
 `process` returns only once the batch is saved and its alerts are confirmed, so the caller acks
 nothing that was not saved. Whatever fails meanwhile (Redis, Kafka, a bug) is retried with backoff
 while `/ready` says why; a failure that is not a lost connection also raises a `system` alert. A
@@ -35,8 +42,19 @@ from confluent_kafka import KafkaException
 
 from agents import system_alerts
 from agents.label_buffer import BatchLabelBuffer, Key
+from agents.messages import InboundMessage, partition_key
 from agents.metrics import WorkerMetrics
-from agents.store import BatchWrite, FencedError, ModelWrite, Offsets, OutboxItem, StateStore, partition_key
+from agents.recovery import PartitionSource, Rewind, plan_rewinds
+from agents.store import (
+    BatchWrite,
+    CommitResult,
+    FencedError,
+    ModelWrite,
+    Offsets,
+    OutboxItem,
+    SavedModel,
+    StateStore,
+)
 from detectors.config import MonitoringConfig
 from detectors.fleet import MonitorFleet
 from detectors.monitor import Clock, MonitorOutput
@@ -51,15 +69,6 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 E = TypeVar("E", bound=InboundEvent)
 FENCE_ALERT_EVERY_SECONDS = 3_600.0  # per model and worker: the log and the counter have every refusal
-
-
-@dataclass(frozen=True)
-class InboundMessage:
-    topic: str
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes
 
 
 class Publisher(Protocol):
@@ -87,6 +96,7 @@ class BatchReport:
     requests_by_model: dict[str, int] = field(default_factory=dict)
     stale_by_model: dict[str, int] = field(default_factory=dict)
     performance: list[PerformanceWindow] = field(default_factory=list)  # closed performance windows, saved
+    progress: dict[str, int] = field(default_factory=dict)  # "topic:partition" -> the batch's last offset there
 
 
 class _DetectorBug(Exception):
@@ -100,7 +110,8 @@ class _DetectorBug(Exception):
 class BatchProcessor:
     def __init__(self, settings: Settings, config: MonitoringConfig, store: StateStore, publisher: Publisher,
                  *, clock: Clock | None = None, retry_max_seconds: float = 5.0,
-                 metrics: WorkerMetrics | None = None, published: PublishedLog | None = None) -> None:
+                 metrics: WorkerMetrics | None = None, published: PublishedLog | None = None,
+                 partitions: PartitionSource | None = None) -> None:
         self.settings = settings
         self.topics = settings.topics
         self.config = config
@@ -131,6 +142,18 @@ class BatchProcessor:
         self._split_reported: set[tuple[str, str]] = set()  # (model, topic): said once per worker
         self._fence_reported: dict[str, float] = {}  # model -> when its last fencing alert was raised
         self._one_event_at_a_time = False  # after a detector bug, until the batch is saved
+        self.partitions = partitions  # where lost state is read again from; None: never re-read
+        self.assigned: set[str] = set()  # inbound partitions this worker owns ("topic:partition")
+        self.positions: dict[str, int] = {}  # next offset of each partition, after the batches handled
+        self.seqs: dict[str, str] = {}  # seq each cached model was loaded with or last written with
+        self._lock = asyncio.Lock()  # one batch at a time: the agent's, or a re-read started on assignment
+        self._rewind_due: set[str] = set()  # partitions whose saved progress must be checked before a batch
+        self._progress_before: dict[str, int | None] = {}  # progress a loss-finding write overwrote
+        self._progress_written: dict[str, int] = {}  # last progress this worker wrote per partition
+        self._loaded_now: dict[str, SavedModel] = {}  # models loaded by the batch at hand, as loaded
+        self._rebuilding: Rewind | None = None  # the range being read again, while it is
+        self._rebuilt: set[str] = set()  # models told of in the range being read again
+        self._tasks: set[asyncio.Task[object]] = set()
 
     def forget_models(self, model_ids: Iterable[str] | None = None) -> None:
         """Drop cached monitors (on rebalance, or after a failure): they are reloaded from Redis when next seen."""
@@ -138,10 +161,88 @@ class BatchProcessor:
             self.fleet.monitors.pop(model_id, None)
             self.offsets.pop(model_id, None)
             self.generations.pop(model_id, None)
+            self.seqs.pop(model_id, None)
             self.system_alerts.pop(model_id, None)  # not written: the next load raises them again
 
+    def partitions_assigned(self, partitions: Iterable[tuple[str, int]]) -> None:
+        """Every assigned partition's saved progress is checked against the group's committed offset before
+        the next batch, and at once: a worker restarted beside a Redis restored from an older snapshot must
+        re-read what the snapshot misses, whether or not more messages come."""
+        inbound = set(self.event_types)
+        self.assigned = {partition_key(topic, p) for topic, p in partitions if topic in inbound}
+        self.positions = {}
+        self._progress_written = {}
+        self._rewind_due |= self.assigned
+        self._start_soon()
+
+    def partitions_revoked(self, partitions: Iterable[tuple[str, int]]) -> None:
+        """Forget the cached models (their partitions' next owners load them) and stop re-reading these."""
+        self.forget_models()
+        self.assigned -= {partition_key(topic, p) for topic, p in partitions}
+
+    def _start_soon(self) -> None:
+        """Run what is due now, not at the next batch (which may never come)."""
+        task: asyncio.Task[object] = asyncio.get_running_loop().create_task(self.process([]))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
     async def process(self, messages: Sequence[InboundMessage]) -> BatchReport:
-        """Handle a batch until it is saved; never raises but for cancellation (see the module's docstring)."""
+        """Handle a batch until it is saved; never raises but for cancellation (see the module's docstring).
+
+        Ranges of partitions that Redis lost are read again first, so no model takes in a newer event
+        before the older ones it lost."""
+        async with self._lock:
+            if self._rewind_due:
+                await self._retry(self._rewind, "reading again what Redis lost", "kafka")
+            if not messages:
+                return BatchReport()
+            report = await self._handle(messages)
+            for tp, offset in report.progress.items():
+                self.positions[tp] = max(self.positions.get(tp, 0), offset + 1)
+        if self._rewind_due:
+            self._start_soon()
+        return report
+
+    async def _rewind(self) -> None:
+        """Read again, through the usual batch path, each due partition's range that Redis's state misses.
+
+        A loss found meanwhile (a write of the range itself) makes its partitions due again, for the next call."""
+        self._rewind_due &= self.assigned
+        due, self._rewind_due = self._rewind_due, set()
+        hints = {tp: self._progress_before.pop(tp) for tp in due if tp in self._progress_before}
+        if self.partitions is None or not due:
+            return
+        source = self.partitions
+        try:
+            resume_at = {tp: self.positions[tp] for tp in due if tp in self.positions}
+            unknown = due - resume_at.keys()
+            if unknown:
+                resume_at |= await source.committed(unknown)
+            saved_to = dict(hints)
+            saved_to |= await self.store.load_progress(tp for tp in due if tp not in hints)
+            earliest = await source.earliest(due)
+            for rewind in plan_rewinds(resume_at, saved_to, earliest):
+                log.warning("%s: %s; models whose state is current skip it", rewind.partition, rewind.describe(),
+                            extra={"partition": rewind.partition})
+                self.metrics.state_rewinds.inc()
+                self._rebuilt = set()
+                async for chunk in source.read(rewind, self.settings.worker_batch_messages):
+                    if rewind.partition not in self.assigned:
+                        break  # revoked meanwhile: its next owner checks it too
+                    self._rebuilding = rewind
+                    try:
+                        await self._handle(chunk)
+                    finally:
+                        self._rebuilding = None
+                    hints.pop(rewind.partition, None)  # Redis's progress now says how far the re-read got
+                due.discard(rewind.partition)
+        except BaseException:
+            self._rewind_due |= due & self.assigned
+            for tp, before in hints.items():
+                self._progress_before.setdefault(tp, before)
+            raise
+
+    async def _handle(self, messages: Sequence[InboundMessage]) -> BatchReport:
         with self.metrics.batch_seconds.time():
             delay = 0.1
             failures = 0
@@ -172,7 +273,12 @@ class BatchProcessor:
     async def _process(self, messages: Sequence[InboundMessage]) -> BatchReport:
         report = BatchReport(messages=len(messages))
         taken_in: dict[tuple[str, str], int] = {}
-        write = BatchWrite()
+        write = BatchWrite(progress=report.progress)
+        for message in messages:
+            tp = partition_key(message.topic, message.partition)
+            if message.offset > report.progress.get(tp, -1):
+                report.progress[tp] = message.offset
+        self._loaded_now = {}
         decoded = self._decode(messages, report)
         first_events: dict[str, InboundEvent] = {}
         for _, events in decoded:
@@ -189,6 +295,9 @@ class BatchProcessor:
         buffer = await self._label_buffer(decoded)
         self.fleet.labels = buffer
         outputs = self._apply(decoded, report, taken_in, write)
+        if self._rebuilding is not None:
+            self._tell_rebuilt(self._rebuilding, {model_id for _, model_id in taken_in})
+            report.dead_letters = []  # they were sent when these messages were first read
         write.labels = buffer.changes
         for model_id in itertools.chain(self.system_alerts, _models_of(buffer)):
             outputs.setdefault(model_id, [])
@@ -202,10 +311,54 @@ class BatchProcessor:
         write.count("stale_events", report.stale_events)  # of a version a deployment replaced
         write.count("stale_labels", report.stale_labels)  # for predictions made before the last reset
         await self._send_dead_letters(report.dead_letters)
-        await self._retry(lambda: self.store.commit(write), "saving state to Redis", "redis")
-        await self._send_outbox([(m, item) for m, w in write.models.items() for item in w.outbox])
+        result = await self._retry(lambda: self.store.commit(write), "saving state to Redis", "redis")
+        await self._after_commit(write, result)
+        await self._send_outbox([(m, item) for m, w in write.models.items() for item in w.outbox],
+                                recovering=self._rebuilding is not None)
         self._count(report, taken_in)
         return report
+
+    def _tell_rebuilt(self, rewind: Rewind, models: Set[str]) -> None:
+        """A model that takes in an event of a range read again had lost it: a `state` alert, written with it."""
+        for model_id in models - self._rebuilt:
+            self._rebuilt.add(model_id)
+            log.error("model %s: its state in Redis was lost; rebuilding it from Kafka: %s", model_id,
+                      rewind.describe(), extra={"model": model_id})
+            self.metrics.state_lost.labels("rebuild").inc()
+            self.system_alerts.setdefault(model_id, []).append(system_alerts.state_rebuilt(
+                model_id, self._batch_events.get(model_id), rewind.partition, rewind.start, rewind.end,
+                rewind.describe()))
+
+    async def _after_commit(self, write: BatchWrite, result: CommitResult) -> None:
+        """Learn from a saved batch whether Redis had lost state, and if so re-read what it may have lost.
+
+        A model this worker held is already whole again (its write re-claimed it). Others may have lost
+        state too, so every owned partition is checked before the next batch. Models loaded by this very
+        batch are put back as loaded: what the batch added to them missed what was lost before it."""
+        for model_id, model_write in write.models.items():
+            self.seqs[model_id] = model_write.seq
+        regressed = {tp for tp, before in result.progress_before.items()
+                     if tp in self._progress_written and (before is None or before < self._progress_written[tp])}
+        self._progress_written.update(write.progress)
+        for model_id, how in result.lost.items():
+            log.error("model %s: its state in Redis was lost (%s); this worker wrote back the state it holds",
+                      model_id, how, extra={"model": model_id})
+            self.metrics.state_lost.labels("rewrite").inc()
+            self._queue_alert(system_alerts.state_rewritten(model_id, self._batch_events.get(model_id),
+                                                            self.worker_name, how, write.models[model_id].seq))
+        if not result.lost and not regressed:
+            return
+        log.error("Redis lost state (%s); checking every owned partition for what to read again",
+                  ", ".join(sorted(regressed)) or "found by model writes")
+        for tp, before in result.progress_before.items():
+            if tp not in self._progress_before:
+                self._progress_before[tp] = before
+        self._rewind_due |= self.assigned
+        suspect = {m: saved for m, saved in self._loaded_now.items() if m in write.models and m not in result.lost}
+        for model_id, saved in suspect.items():
+            await self._retry(lambda m=model_id, s=saved: self.store.put_back(m, s),  # type: ignore[misc]
+                              "putting back a model loaded as Redis lost state", "redis")
+        self.forget_models(suspect)
 
     def _apply(self, decoded: list[tuple[InboundMessage, list[InboundEvent]]], report: BatchReport,
                taken_in: dict[tuple[str, str], int], write: BatchWrite) -> dict[str, list[MonitorOutput]]:
@@ -355,6 +508,8 @@ class BatchProcessor:
         for model_id, model in saved.items():
             self.offsets[model_id] = dict(model.offsets)
             self.generations[model_id] = model.generation
+            self.seqs[model_id] = model.seq
+            self._loaded_now[model_id] = model
             owed += [(model_id, item) for item in model.outbox]
             if model.snapshot is None:
                 continue
@@ -384,7 +539,8 @@ class BatchProcessor:
         monitor = self.fleet.monitor(model_id)
         generation = self.generations[model_id]
         write = ModelWrite(snapshot=encode_snapshot(monitor, self.state_key), offsets=dict(self.offsets[model_id]),
-                           generation=generation, seq=f"{generation}.{self.worker_name}.{next(self._write_ids)}")
+                           generation=generation, seq=f"{generation}.{self.worker_name}.{next(self._write_ids)}",
+                           expected_seq=self.seqs.get(model_id, ""))
         for system_alert in self.system_alerts.pop(model_id, []):
             report.published.append(system_alert)
             write.outbox.append(OutboxItem(system_alert.alert_id, len(write.outbox), self.topics.alerts, model_id,

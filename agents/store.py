@@ -6,22 +6,32 @@ writes it. Each model's part of the write is one Lua script over keys of one has
 atomic on a single server and on a Redis Cluster alike, and the script refuses it unless this
 worker still owns the model (fencing):
 
-- Loading a model claims it: `HINCRBY generation 1` on its monitor hash, and the new value is the
-  loader's token. A later loader (the partition's next owner, or a second worker fed the same model
-  through another partition) takes a higher one, and every write still carrying the old token is
-  refused with FENCED. The refused worker reloads the model and applies its batch to what the
-  other wrote, so neither overwrites the other.
+- Loading a model claims it: the monitor hash's `generation` becomes the larger of its old value
+  plus one and the server's clock in microseconds, and that is the loader's token. A later loader
+  (the partition's next owner, or a second worker fed the same model through another partition)
+  takes a higher one, and every write still carrying the old token is refused with FENCED. The
+  refused worker reloads the model and applies its batch to what the other wrote, so neither
+  overwrites the other. The clock keeps tokens rising across a Redis restored from an older
+  snapshot, where a counter would hand a live worker's token to the next loader.
 - Every write carries a `seq` unique to it; a write whose `seq` is already stored was applied
   before (a retry after a lost reply) and is not applied twice.
+- A write also says which `seq` it expects to find (the one this worker loaded or last wrote). A
+  model whose keys are gone (Redis emptied) or whose generation or `seq` is older than the writer's
+  (Redis restored from a snapshot) lost state, not its owner: the write goes through, re-claiming
+  it with the worker's state, and is reported as LOST_VANISHED or LOST_ROLLED_BACK
+  (agents/recovery.py then re-reads what the other models may have lost).
+- `progress` holds, per partition, the last offset of the last saved batch. Its value before each
+  write comes back, so a partition whose progress went back is seen even where no cached model
+  touched it, and where Redis lost state the worker knows from which offset to re-read.
 
 Counters (`stats`) and the `models` set are shared by models, so they are written beside the
 scripts, not inside them: they are operational counts and may over-count a batch that was retried.
 """
 
 import json
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import redis
 from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
@@ -36,19 +46,38 @@ from driftline.settings import Settings
 from schemas.events import LabelEvent
 
 Offsets = dict[str, int]
+T = TypeVar("T")
 
 FENCED = "FENCED"
 
+CLAIM_MODEL = """
+local now = redis.call('TIME')
+local clock = tonumber(now[1]) * 1000000 + tonumber(now[2])
+local stored = tonumber(redis.call('HGET', KEYS[1], 'generation') or '0')
+local token = math.max(stored + 1, clock)
+redis.call('HSET', KEYS[1], 'generation', string.format('%.0f', token))
+return string.format('%.0f', token)
+"""
+
 COMMIT_MODEL = """
 local generation = redis.call('HGET', KEYS[1], 'generation')
-if generation ~= ARGV[1] then
+local lost = 1
+if not generation then
+  lost = 2
+elseif tonumber(generation) > tonumber(ARGV[1]) then
   return redis.error_reply('FENCED model state is now owned by generation ' .. tostring(generation) ..
                            ', this writer holds ' .. ARGV[1])
+elseif tonumber(generation) < tonumber(ARGV[1]) then
+  lost = 3
 end
-if redis.call('HGET', KEYS[1], 'seq') == ARGV[2] then
+local seq = redis.call('HGET', KEYS[1], 'seq')
+if seq and seq == ARGV[2] then
   return 0
 end
-redis.call('HSET', KEYS[1], 'snapshot', ARGV[3], 'offsets', ARGV[4], 'seq', ARGV[2])
+if lost == 1 and ARGV[6] ~= '*' and (seq or '') ~= ARGV[6] then
+  lost = 3
+end
+redis.call('HSET', KEYS[1], 'generation', ARGV[1], 'snapshot', ARGV[3], 'offsets', ARGV[4], 'seq', ARGV[2])
 local ops = cjson.decode(ARGV[5])
 for _, item in ipairs(ops.outbox) do
   redis.call('HSET', KEYS[2], item[1], item[2])
@@ -65,8 +94,30 @@ end
 for _, index in ipairs(ops.drop) do
   redis.call('DEL', KEYS[index])
 end
+return lost
+"""
+
+ADVANCE_PROGRESS = """
+local before = {}
+for i = 1, #ARGV, 2 do
+  before[#before + 1] = redis.call('HGET', KEYS[1], ARGV[i]) or ''
+  redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
+end
+return before
+"""
+
+PUT_BACK_MODEL = """
+if ARGV[1] == '' then
+  redis.call('HDEL', KEYS[1], 'snapshot', 'offsets', 'seq')
+else
+  redis.call('HSET', KEYS[1], 'snapshot', ARGV[1], 'offsets', ARGV[2], 'seq', ARGV[3])
+end
 return 1
 """
+
+LOST_VANISHED = "vanished"
+LOST_ROLLED_BACK = "rolled back"
+_LOST_REPLIES = {2: LOST_VANISHED, 3: LOST_ROLLED_BACK}
 
 
 class FencedError(Exception):
@@ -75,10 +126,6 @@ class FencedError(Exception):
     def __init__(self, refused: dict[str, str]) -> None:
         super().__init__("; ".join(f"{model}: {why}" for model, why in refused.items()))
         self.refused = refused
-
-
-def partition_key(topic: str, partition: int) -> str:
-    return f"{topic}:{partition}"
 
 
 @dataclass
@@ -110,6 +157,7 @@ class SavedModel:
     offsets: Offsets
     outbox: list[OutboxItem]
     generation: int  # the owner token this load claimed
+    seq: str = ""  # id of the write this state came from ("" where none was saved)
 
 
 @dataclass
@@ -121,6 +169,7 @@ class ModelWrite:
     outbox: list[OutboxItem] = field(default_factory=list)
     windows: list[WindowStats] = field(default_factory=list)
     performance: list[PerformanceWindow] = field(default_factory=list)
+    expected_seq: str | None = None  # the seq this writer loaded or last wrote; None: not checked
 
 
 @dataclass
@@ -128,10 +177,19 @@ class BatchWrite:
     models: dict[str, ModelWrite] = field(default_factory=dict)
     labels: LabelChanges = field(default_factory=LabelChanges)
     counters: dict[str, int] = field(default_factory=dict)
+    progress: dict[str, int] = field(default_factory=dict)  # "topic:partition" -> last offset of the batch
 
     def count(self, name: str, by: int = 1) -> None:
         if by:
             self.counters[name] = self.counters.get(name, 0) + by
+
+
+@dataclass(frozen=True)
+class CommitResult:
+    """What a commit found in Redis besides what it wrote: state that was lost before it."""
+
+    lost: dict[str, str] = field(default_factory=dict)  # model -> LOST_VANISHED or LOST_ROLLED_BACK
+    progress_before: dict[str, int | None] = field(default_factory=dict)  # partition -> saved offset, or none
 
 
 def redis_client(settings: Settings) -> AsyncClient:
@@ -143,7 +201,7 @@ class StateStore:
         self.client = client
         self.keys = keys
         self.label_ttl_ms = max(1, int(label_ttl_seconds * 1000))
-        self._commit_sha: str | None = None
+        self._shas: dict[str, str] = {}
 
     @property
     def is_cluster(self) -> bool:
@@ -154,18 +212,77 @@ class StateStore:
         ids = list(model_ids)
         if not ids:
             return {}
-        pipe = self.client.pipeline(transaction=False)
-        for model_id in ids:
-            pipe.hincrby(self.keys.monitor(model_id), "generation", 1)
-            pipe.hmget(self.keys.monitor(model_id), ["snapshot", "offsets"])
-            pipe.hvals(self.keys.outbox(model_id))
-        replies = await pipe.execute()
+
+        async def run() -> list[Any]:
+            pipe = self.client.pipeline(transaction=False)
+            for model_id in ids:
+                self._script(pipe, CLAIM_MODEL, [self.keys.monitor(model_id)], [])
+                pipe.hmget(self.keys.monitor(model_id), ["snapshot", "offsets", "seq"])
+                pipe.hvals(self.keys.outbox(model_id))
+            return await self._execute(pipe)
+
+        replies = await self._with_scripts(run)
+        for reply in replies:
+            if isinstance(reply, Exception):
+                raise reply
         saved = {}
         for i, model_id in enumerate(ids):
-            generation, (snapshot, offsets), outbox_values = replies[3 * i: 3 * i + 3]
+            generation, (snapshot, offsets, seq), outbox_values = replies[3 * i: 3 * i + 3]
             outbox = sorted((OutboxItem.decode(raw) for raw in outbox_values), key=lambda item: item.order)
-            saved[model_id] = SavedModel(snapshot, json.loads(offsets) if offsets else {}, outbox, int(generation))
+            saved[model_id] = SavedModel(snapshot, json.loads(offsets) if offsets else {}, outbox, int(generation),
+                                         _text(seq))
         return saved
+
+    async def load_progress(self, partitions: Iterable[str]) -> dict[str, int | None]:
+        """The last saved offset of each partition ("topic:partition"), None where Redis holds none."""
+        wanted = list(partitions)
+        if not wanted:
+            return {}
+        values = await self.client.hmget(self.keys.progress, wanted)
+        return {tp: None if value is None else int(value) for tp, value in zip(wanted, values, strict=True)}
+
+    async def put_back(self, model_id: str, saved: SavedModel) -> None:
+        """Write a model's state back as it was loaded (none: its snapshot and offsets are removed), keeping
+        the generation. For a model loaded just before Redis was found to have lost state: the batch
+        applied on top of it missed what was lost, so it is re-read from the loaded state's offsets."""
+        offsets = json.dumps(saved.offsets)
+        await self._with_scripts(lambda: self._run_one(PUT_BACK_MODEL, [self.keys.monitor(model_id)],
+                                                       [saved.snapshot or b"", offsets, saved.seq]))
+
+    async def _run_one(self, script: str, keys: list[str], args: list[Any]) -> Any:
+        pipe = self.client.pipeline(transaction=False)
+        self._script(pipe, script, keys, args)
+        reply = (await self._execute(pipe))[0]
+        if isinstance(reply, Exception):
+            raise reply
+        return reply
+
+    def _script(self, pipe: Any, script: str, keys: list[str], args: list[Any]) -> None:
+        # execute_command, not pipe.evalsha: redis-py's cluster pipeline blocks the method, not the command
+        pipe.execute_command("EVALSHA", self._shas[script], len(keys), *keys, *args)
+
+    async def _with_scripts(self, run: Callable[[], Awaitable[T]]) -> T:
+        """Run a pipeline that calls scripts, loading them first, and again if the server forgot them
+        (a restarted or failed-over server)."""
+        if len(self._shas) < len(_SCRIPTS):
+            await self._load_scripts()
+        try:
+            return await run()
+        except redis.exceptions.NoScriptError:
+            await self._load_scripts()
+            return await run()
+
+    async def _load_scripts(self) -> None:
+        for script in _SCRIPTS:
+            self._shas[script] = await self.client.script_load(script)
+
+    @staticmethod
+    async def _execute(pipe: Any) -> list[Any]:
+        replies: list[Any] = await pipe.execute(raise_on_error=False)
+        for reply in replies:
+            if isinstance(reply, redis.exceptions.NoScriptError):
+                raise reply
+        return replies
 
     async def load_labels(self, predictions: Iterable[Key], labels: Iterable[Key]
                           ) -> tuple[dict[Key, PendingPrediction], dict[Key, LabelEvent]]:
@@ -184,8 +301,9 @@ class StateStore:
                         for k, v in zip(wanted_labels, values[len(wanted_predictions):], strict=True) if v}
         return found_predictions, found_labels
 
-    async def commit(self, batch: BatchWrite) -> None:
-        """Write every model's part atomically (one script each), then the shared counters.
+    async def commit(self, batch: BatchWrite) -> CommitResult:
+        """Write every model's part atomically (one script each), then the partitions' progress and the
+        shared counters; says which models' state, and which partitions' progress, Redis had lost.
 
         Raises FencedError, after the other models were written, when some model is owned by
         another worker now; any other error is raised as it came (the caller retries: each
@@ -194,41 +312,42 @@ class StateStore:
         unowned = labels.keys() - batch.models.keys()
         if unowned:
             raise ValueError(f"label changes for models without a write: {sorted(unowned)}")
-        if self._commit_sha is None:
-            self._commit_sha = await self.client.script_load(COMMIT_MODEL)
-        try:
-            replies = await self._run_commit(batch, labels)
-        except redis.exceptions.NoScriptError:  # a restarted or failed-over server forgot it
-            self._commit_sha = await self.client.script_load(COMMIT_MODEL)
-            replies = await self._run_commit(batch, labels)
+        replies = await self._with_scripts(lambda: self._run_commit(batch, labels))
         refused: dict[str, str] = {}
+        lost: dict[str, str] = {}
         for model_id, reply in zip(batch.models, replies, strict=False):
             if isinstance(reply, redis.exceptions.ResponseError) and str(reply).startswith(FENCED):
                 refused[model_id] = str(reply)
             elif isinstance(reply, Exception):
                 raise reply
-        for reply in replies[len(batch.models):]:
+            elif reply in _LOST_REPLIES:
+                lost[model_id] = _LOST_REPLIES[reply]
+        rest = replies[len(batch.models):]
+        for reply in rest:
             if isinstance(reply, Exception):
                 raise reply
+        progress_before: dict[str, int | None] = {}
+        if batch.progress:
+            before = rest[1 if batch.models else 0]
+            progress_before = {tp: int(value) if value else None
+                               for tp, value in zip(batch.progress, before, strict=True)}
         if refused:
             raise FencedError(refused)
+        return CommitResult(lost, progress_before)
 
     async def _run_commit(self, batch: BatchWrite, labels: dict[str, "_ModelLabels"]) -> list[Any]:
-        assert self._commit_sha is not None
         pipe = self.client.pipeline(transaction=False)
         for model_id, write in batch.models.items():
             keys, args = self._model_script_call(model_id, write, labels.get(model_id))
-            # execute_command, not pipe.evalsha: redis-py's cluster pipeline blocks the method, not the command
-            pipe.execute_command("EVALSHA", self._commit_sha, len(keys), *keys, *args)
+            self._script(pipe, COMMIT_MODEL, keys, args)
         if batch.models:
             pipe.sadd(self.keys.models, *batch.models)
+        if batch.progress:
+            self._script(pipe, ADVANCE_PROGRESS, [self.keys.progress],
+                         [part for tp, offset in batch.progress.items() for part in (tp, offset)])
         for name, by in batch.counters.items():
             pipe.hincrby(self.keys.stats, name, by)
-        replies: list[Any] = await pipe.execute(raise_on_error=False)
-        for reply in replies:
-            if isinstance(reply, redis.exceptions.NoScriptError):
-                raise reply
-        return replies
+        return await self._execute(pipe)
 
     def _model_script_call(self, model_id: str, write: ModelWrite, labels: "_ModelLabels | None"
                            ) -> tuple[list[str], list[bytes | str | int]]:
@@ -248,8 +367,9 @@ class StateStore:
         if labels is not None:
             ops["hold"] = [[index_of(key), value] for key, value in labels.hold]
             ops["drop"] = [index_of(key) for key in labels.drop]
+        expected = "*" if write.expected_seq is None else write.expected_seq
         args: list[bytes | str | int] = [str(write.generation), write.seq, write.snapshot,
-                                         json.dumps(write.offsets), json.dumps(ops)]
+                                         json.dumps(write.offsets), json.dumps(ops), expected]
         return keys, args
 
     async def clear_outbox(self, sent: Iterable[tuple[str, str]]) -> None:
@@ -288,6 +408,13 @@ class _ModelLabels:
 
     hold: list[tuple[str, str]] = field(default_factory=list)  # (key, JSON value) to set with the label TTL
     drop: list[str] = field(default_factory=list)
+
+
+def _text(value: bytes | str | None) -> str:
+    return value.decode() if isinstance(value, bytes) else (value or "")
+
+
+_SCRIPTS = (CLAIM_MODEL, COMMIT_MODEL, ADVANCE_PROGRESS, PUT_BACK_MODEL)
 
 
 def _labels_by_model(changes: LabelChanges, keys: RedisKeys) -> dict[str, _ModelLabels]:

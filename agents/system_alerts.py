@@ -4,6 +4,8 @@
 |---|---|---|
 | `state` | `snapshot` | a model's saved detector state was refused; its monitor restarts from scratch |
 | `state` | `fencing` | another worker claimed the model while this one held it: this one's write was refused |
+| `state` | `rewrite` | Redis lost the model's state (emptied, an older snapshot restored); its worker wrote it back |
+| `state` | `rebuild` | Redis lost the model's state and no worker held it: its partition was read again from Kafka |
 | `worker` | `redis` / `processing` | Redis answered with an error, or a bug failed a batch: consuming stopped |
 | `partitioning` | `producer` | one model arrived on two partitions of a topic: a producer partitions wrongly |
 
@@ -18,6 +20,8 @@ from schemas.events import AlertKind, DriftAlert, InboundEvent, Severity
 STATE_SIGNAL = "state"
 SNAPSHOT_DETECTOR = "snapshot"
 FENCING_DETECTOR = "fencing"
+REWRITE_DETECTOR = "rewrite"
+REBUILD_DETECTOR = "rebuild"
 WORKER_SIGNAL = "worker"
 PARTITIONING_SIGNAL = "partitioning"
 PRODUCER_DETECTOR = "producer"
@@ -51,6 +55,25 @@ def write_fenced(model_id: str, event: InboundEvent | None, worker: str, cause: 
                   f"worker {worker} lost ownership of this model's state ({cause}); its write was refused and the "
                   "batch is applied again on top of the new owner's state. Frequent alerts like this mean two "
                   "workers receive this model: see the `partitioning` alert and the producer rule in the README")
+
+
+def state_rewritten(model_id: str, event: InboundEvent | None, worker: str, how: str, seq: str) -> DriftAlert:
+    """Redis lost what it held of a model that this worker held in memory; the id depends on the write that
+    found it, so a retried write repeats it."""
+    return _alert(f"l-{_digest(model_id.encode(), how.encode(), seq.encode())}", model_id, event, STATE_SIGNAL,
+                  REWRITE_DETECTOR,
+                  f"this model's state in Redis was lost ({how}: Redis emptied, or restored from an older snapshot); "
+                  f"worker {worker} held its detectors in memory and wrote them back whole. Lost with it, where "
+                  "Redis was emptied: its closed-window history and the predictions then waiting for labels (their "
+                  "labels will find no prediction)")
+
+
+def state_rebuilt(model_id: str, event: InboundEvent | None, partition: str, start: int, end: int,
+                  description: str) -> DriftAlert:
+    """Redis lost a model's state and no worker held it; the id depends on the range re-read."""
+    return _alert(f"b-{_digest(model_id.encode(), partition.encode(), str(start).encode(), str(end).encode())}",
+                  model_id, event, STATE_SIGNAL, REBUILD_DETECTOR,
+                  f"this model's state in Redis was lost and has been rebuilt from Kafka: {description}")
 
 
 def worker_fault(model_id: str, event: InboundEvent | None, worker: str, detector: str, cause: str,

@@ -45,6 +45,9 @@ class Settings(BaseSettings):
         default=1.0, gt=0, description="longest wait to fill a batch while the worker is busy all the time (behind)")
     worker_fetch_max_wait_seconds: float = Field(
         default=0.02, gt=0, le=5, description="longest a fetch waits at the broker for data (Faust fixes 1.5 s)")
+    state_rebuild_hours: float | None = Field(
+        default=None, gt=0, description="where Redis lost a partition's state entirely, rebuild it from this many "
+        "hours back instead of from the earliest offset the topics retain")
     web_host: str = Field(default="127.0.0.1", description="bind address of the worker's HTTP endpoint")
     web_port: int = Field(default=6066, ge=0, le=65_535,
                           description="worker HTTP port (/metrics, /health, /ready; 0 disables)")

@@ -9,7 +9,15 @@ import redis
 
 from agents.keys import RedisKeys
 from agents.label_buffer import LabelChanges
-from agents.store import BatchWrite, FencedError, ModelWrite, OutboxItem, StateStore
+from agents.store import (
+    LOST_ROLLED_BACK,
+    LOST_VANISHED,
+    BatchWrite,
+    FencedError,
+    ModelWrite,
+    OutboxItem,
+    StateStore,
+)
 from detectors.monitor import PendingPrediction
 from detectors.windows import WindowStats
 from driftline.redis_connect import async_client
@@ -38,7 +46,7 @@ def write(generation: int, seq: str, snapshot: bytes, offset: int = 5) -> ModelW
 async def test_loading_a_model_claims_a_new_generation(store: StateStore) -> None:
     first = (await store.load_models(["m"]))["m"]
     second = (await store.load_models(["m"]))["m"]
-    assert second.generation == first.generation + 1
+    assert second.generation > first.generation
     assert first.snapshot is None and first.offsets == {} and first.outbox == []
 
 
@@ -73,6 +81,63 @@ async def test_a_retried_write_is_applied_once(store: StateStore, redis_client: 
     assert redis_client.llen(store.keys.windows("m", "feature:x")) == 1
     await store.commit(BatchWrite(models={"m": write(generation, "g.2", b"s2")}))
     assert redis_client.llen(store.keys.windows("m", "feature:x")) == 2
+
+
+async def test_a_state_that_vanished_is_reclaimed_by_its_holder_and_reported_lost(
+        store: StateStore, redis_client: redis.Redis) -> None:
+    generation = (await store.load_models(["m"]))["m"].generation
+    first = write(generation, "g.1", b"s1")
+    assert (await store.commit(BatchWrite(models={"m": first}))).lost == {}
+    redis_client.delete(store.keys.monitor("m"))  # FLUSHALL, as far as this model is concerned
+    second = write(generation, "g.2", b"s2")
+    second.expected_seq = "g.1"
+    result = await store.commit(BatchWrite(models={"m": second}))
+    assert result.lost == {"m": LOST_VANISHED}
+    assert redis_client.hget(store.keys.monitor("m"), "snapshot") == b"s2"
+    assert redis_client.hget(store.keys.monitor("m"), "generation") == str(generation).encode(), "re-claimed"
+
+
+async def test_a_state_older_than_the_holders_last_write_is_overwritten_and_reported_rolled_back(
+        store: StateStore, redis_client: redis.Redis) -> None:
+    generation = (await store.load_models(["m"]))["m"].generation
+    await store.commit(BatchWrite(models={"m": write(generation, "g.1", b"s1")}))
+    snapshot_of_redis = redis_client.hgetall(store.keys.monitor("m"))
+    later = write(generation, "g.2", b"s2")
+    later.expected_seq = "g.1"
+    assert (await store.commit(BatchWrite(models={"m": later}))).lost == {}
+    redis_client.hset(store.keys.monitor("m"), mapping=snapshot_of_redis)  # restored from the older snapshot
+    latest = write(generation, "g.3", b"s3")
+    latest.expected_seq = "g.2"
+    assert (await store.commit(BatchWrite(models={"m": latest}))).lost == {"m": LOST_ROLLED_BACK}
+    assert redis_client.hget(store.keys.monitor("m"), "snapshot") == b"s3"
+
+
+async def test_a_generation_claimed_after_a_rollback_is_above_every_generation_before_it(
+        store: StateStore, redis_client: redis.Redis) -> None:
+    before = (await store.load_models(["m"]))["m"].generation
+    older = redis_client.hgetall(store.keys.monitor("m"))
+    live = (await store.load_models(["m"]))["m"].generation  # the worker that owns it now
+    redis_client.hset(store.keys.monitor("m"), mapping=older)  # Redis goes back to before that claim
+    after = (await store.load_models(["m"]))["m"].generation
+    assert after > live > before, "a counter would have handed the live worker's token out again"
+    with pytest.raises(FencedError):
+        await store.commit(BatchWrite(models={"m": write(live, "x.1", b"zombie")}))
+
+
+async def test_a_commit_returns_each_partitions_progress_as_it_was_before(
+        store: StateStore, redis_client: redis.Redis) -> None:
+    assert (await store.commit(BatchWrite(progress={"t:0": 9}))).progress_before == {"t:0": None}
+    result = await store.commit(BatchWrite(progress={"t:0": 20, "t:1": 3}))
+    assert result.progress_before == {"t:0": 9, "t:1": None}
+    assert await store.load_progress(["t:0", "t:1", "t:2"]) == {"t:0": 20, "t:1": 3, "t:2": None}
+
+
+async def test_put_back_restores_a_model_as_it_was_loaded(store: StateStore, redis_client: redis.Redis) -> None:
+    loaded = (await store.load_models(["m"]))["m"]
+    await store.commit(BatchWrite(models={"m": write(loaded.generation, "g.1", b"s1")}))
+    await store.put_back("m", loaded)
+    again = (await store.load_models(["m"]))["m"]
+    assert (again.snapshot, again.offsets, again.seq) == (None, {}, "")
 
 
 async def test_the_label_join_is_written_with_its_models_state(store: StateStore, redis_client: redis.Redis) -> None:
