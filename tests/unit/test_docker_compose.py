@@ -27,6 +27,12 @@ def test_kafka_runs_the_official_image_in_kraft_mode(compose: dict[str, Any]) ->
     assert "9092:9092" in kafka["ports"]
 
 
+def test_redis_persists_every_second_and_never_evicts_state(compose: dict[str, Any]) -> None:
+    command = compose["services"]["redis"]["command"]
+    options = dict(zip(command[1::2], command[2::2], strict=True))
+    assert options == {"--appendonly": "yes", "--appendfsync": "everysec", "--maxmemory-policy": "noeviction"}
+
+
 def test_every_service_has_a_healthcheck_or_waits_for_healthy_dependencies(compose: dict[str, Any]) -> None:
     for name, service in compose["services"].items():
         assert "healthcheck" in service or all(
