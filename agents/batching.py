@@ -22,7 +22,7 @@ that wait and a byte bound; its buffering, acking and cleanup are Faust's, uncha
 import asyncio
 import time
 from asyncio import CancelledError
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -41,17 +41,21 @@ Redis and Kafka within a batch, hence not higher)."""
 
 
 class BusyMeter:
-    """CPU seconds the process spent per wall second since `restart` (all its threads)."""
+    """CPU seconds the process spent per wall second since `restart` (all its threads).
 
-    def __init__(self) -> None:
+    The clocks are parameters so the arithmetic is tested on clocks a test moves, not on this machine's load."""
+
+    def __init__(self, wall: Callable[[], float] = time.monotonic, cpu: Callable[[], float] = time.process_time
+                 ) -> None:
+        self._wall_clock, self._cpu_clock = wall, cpu
         self.restart()
 
     def restart(self) -> None:
-        self._wall, self._cpu = time.monotonic(), time.process_time()
+        self._wall, self._cpu = self._wall_clock(), self._cpu_clock()
 
     def share(self) -> float:
-        elapsed = time.monotonic() - self._wall
-        return (time.process_time() - self._cpu) / elapsed if elapsed > 0 else 0.0
+        elapsed = self._wall_clock() - self._wall
+        return (self._cpu_clock() - self._cpu) / elapsed if elapsed > 0 else 0.0
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,7 @@
 """The worker's batch window: short while it keeps up, extended while it is busy and behind, always bounded."""
 
-import time
+
+import pytest
 
 from agents.batching import BUSY, BatchWindow, BusyMeter
 from driftline.settings import Settings
@@ -28,15 +29,32 @@ def test_a_batch_is_full_at_either_bound() -> None:
     assert not WINDOW.full(7_999, 32 * 1024 * 1024 - 1)
 
 
+class Clocks:
+    """A wall clock and a CPU clock that the test moves."""
+
+    def __init__(self) -> None:
+        self.wall = 100.0
+        self.cpu = 7.0
+
+    def wait(self, seconds: float) -> None:
+        self.wall += seconds
+
+    def work(self, seconds: float) -> None:
+        self.wall += seconds
+        self.cpu += seconds
+
+
 def test_the_busy_meter_tells_work_from_waiting() -> None:
-    meter = BusyMeter()
-    time.sleep(0.05)
-    assert meter.share() < 0.5
+    clocks = Clocks()
+    meter = BusyMeter(wall=lambda: clocks.wall, cpu=lambda: clocks.cpu)
+    clocks.wait(0.04)
+    clocks.work(0.01)
+    assert meter.share() == pytest.approx(0.2)
     meter.restart()
-    spent = time.process_time() + 0.05
-    while time.process_time() < spent:  # 50 ms of CPU work: a share near 1, unless another process takes the CPU
-        pass
-    assert meter.share() > 0.5
+    clocks.work(0.05)
+    assert meter.share() == pytest.approx(1.0)
+    meter.restart()
+    assert meter.share() == 0.0, "no time passed: not busy"
 
 
 def test_the_default_settings_give_an_adaptive_window() -> None:
