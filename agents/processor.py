@@ -149,7 +149,7 @@ class BatchProcessor:
         self._lock = asyncio.Lock()  # one batch at a time: the agent's, or a re-read started on assignment
         self._rewind_due: set[str] = set()  # partitions whose saved progress must be checked before a batch
         self._progress_before: dict[str, int | None] = {}  # progress a loss-finding write overwrote
-        self._progress_written: dict[str, int] = {}  # last progress this worker wrote per partition
+        self._progress_written: dict[str, int] = {}  # progress in Redis as this worker last wrote or found it
         self._loaded_now: dict[str, SavedModel] = {}  # models loaded by the batch at hand, as loaded
         self._rebuilding: Rewind | None = None  # the range being read again, while it is
         self._rebuilt: set[str] = set()  # models told of in the range being read again
@@ -273,11 +273,12 @@ class BatchProcessor:
     async def _process(self, messages: Sequence[InboundMessage]) -> BatchReport:
         report = BatchReport(messages=len(messages))
         taken_in: dict[tuple[str, str], int] = {}
-        write = BatchWrite(progress=report.progress)
         for message in messages:
             tp = partition_key(message.topic, message.partition)
             if message.offset > report.progress.get(tp, -1):
                 report.progress[tp] = message.offset
+        write = BatchWrite(progress=report.progress, progress_expected={
+            tp: self._progress_written[tp] for tp in report.progress if tp in self._progress_written})
         self._loaded_now = {}
         decoded = self._decode(messages, report)
         first_events: dict[str, InboundEvent] = {}
@@ -337,9 +338,18 @@ class BatchProcessor:
         batch are put back as loaded: what the batch added to them missed what was lost before it."""
         for model_id, model_write in write.models.items():
             self.seqs[model_id] = model_write.seq
-        regressed = {tp for tp, before in result.progress_before.items()
-                     if tp in self._progress_written and (before is None or before < self._progress_written[tp])}
-        self._progress_written.update(write.progress)
+        regressed = set()
+        for tp, before in result.progress_before.items():
+            expected = write.progress_expected.get(tp)
+            if expected is None or before == expected:
+                self._progress_written[tp] = write.progress[tp]
+                continue
+            if before is None or before < expected:
+                regressed.add(tp)  # not advanced: Redis keeps the offset to re-read from
+            if before is None:
+                self._progress_written.pop(tp, None)
+            else:
+                self._progress_written[tp] = before
         for model_id, how in result.lost.items():
             log.error("model %s: its state in Redis was lost (%s); this worker wrote back the state it holds",
                       model_id, how, extra={"model": model_id})

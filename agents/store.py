@@ -22,7 +22,9 @@ worker still owns the model (fencing):
   (agents/recovery.py then re-reads what the other models may have lost).
 - `progress` holds, per partition, the last offset of the last saved batch. Its value before each
   write comes back, so a partition whose progress went back is seen even where no cached model
-  touched it, and where Redis lost state the worker knows from which offset to re-read.
+  touched it. A write advances it only from the value the writer expects (the one it last wrote),
+  so progress that went back stays back, in Redis, until the lost range has been read again: a
+  worker that crashes before then leaves its successor the same offset to re-read from.
 
 Counters (`stats`) and the `models` set are shared by models, so they are written beside the
 scripts, not inside them: they are operational counts and may over-count a batch that was retried.
@@ -99,9 +101,12 @@ return lost
 
 ADVANCE_PROGRESS = """
 local before = {}
-for i = 1, #ARGV, 2 do
-  before[#before + 1] = redis.call('HGET', KEYS[1], ARGV[i]) or ''
-  redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
+for i = 1, #ARGV, 3 do
+  local old = redis.call('HGET', KEYS[1], ARGV[i])
+  before[#before + 1] = old or ''
+  if ARGV[i + 2] == '*' or old == ARGV[i + 2] then
+    redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
+  end
 end
 return before
 """
@@ -178,6 +183,7 @@ class BatchWrite:
     labels: LabelChanges = field(default_factory=LabelChanges)
     counters: dict[str, int] = field(default_factory=dict)
     progress: dict[str, int] = field(default_factory=dict)  # "topic:partition" -> last offset of the batch
+    progress_expected: dict[str, int] = field(default_factory=dict)  # the progress the writer last wrote there
 
     def count(self, name: str, by: int = 1) -> None:
         if by:
@@ -344,7 +350,8 @@ class StateStore:
             pipe.sadd(self.keys.models, *batch.models)
         if batch.progress:
             self._script(pipe, ADVANCE_PROGRESS, [self.keys.progress],
-                         [part for tp, offset in batch.progress.items() for part in (tp, offset)])
+                         [part for tp, offset in batch.progress.items()
+                          for part in (tp, offset, batch.progress_expected.get(tp, "*"))])
         for name, by in batch.counters.items():
             pipe.hincrby(self.keys.stats, name, by)
         return await self._execute(pipe)

@@ -132,6 +132,17 @@ async def test_a_commit_returns_each_partitions_progress_as_it_was_before(
     assert await store.load_progress(["t:0", "t:1", "t:2"]) == {"t:0": 20, "t:1": 3, "t:2": None}
 
 
+async def test_progress_that_went_back_is_not_advanced_over_until_the_writer_expects_it(
+        store: StateStore, redis_client: redis.Redis) -> None:
+    await store.commit(BatchWrite(progress={"t:0": 9}))
+    redis_client.hset(store.keys.progress, "t:0", 4)  # restored from an older snapshot
+    result = await store.commit(BatchWrite(progress={"t:0": 20}, progress_expected={"t:0": 9}))
+    assert result.progress_before == {"t:0": 4}
+    assert await store.load_progress(["t:0"]) == {"t:0": 4}, "kept for the re-read, even if the writer dies now"
+    await store.commit(BatchWrite(progress={"t:0": 12}, progress_expected={"t:0": 4}))  # the re-read's first part
+    assert await store.load_progress(["t:0"]) == {"t:0": 12}
+
+
 async def test_put_back_restores_a_model_as_it_was_loaded(store: StateStore, redis_client: redis.Redis) -> None:
     loaded = (await store.load_models(["m"]))["m"]
     await store.commit(BatchWrite(models={"m": write(loaded.generation, "g.1", b"s1")}))
