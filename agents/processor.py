@@ -181,21 +181,28 @@ class BatchProcessor:
         self.assigned -= {partition_key(topic, p) for topic, p in partitions}
 
     def _start_soon(self) -> None:
-        """Run what is due now, not at the next batch (which may never come)."""
-        task: asyncio.Task[object] = asyncio.get_running_loop().create_task(self.process([]))
+        """Re-read what is due now, not at the next batch (which may never come)."""
+        task: asyncio.Task[object] = asyncio.get_running_loop().create_task(self._rewind_soon())
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def process(self, messages: Sequence[InboundMessage]) -> BatchReport:
-        """Handle a batch until it is saved; never raises but for cancellation (see the module's docstring).
+    async def _rewind_soon(self) -> None:
+        """Try the due re-reads until they pass, holding the worker only while a try runs: a batch that
+        comes meanwhile does them itself, patiently, with a fault's `system` alert naming its models."""
+        delay = 0.1
+        while self._rewind_due & self.assigned:
+            async with self._lock:
+                try:
+                    await self._rewind(patient=False)
+                except Exception as exc:
+                    log.warning("reading again what Redis lost failed (%s); trying again in %.1fs",
+                                describe_error(exc), delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, self.retry_max_seconds)
 
-        Ranges of partitions that Redis lost are read again first, so no model takes in a newer event
-        before the older ones it lost."""
+    async def process(self, messages: Sequence[InboundMessage]) -> BatchReport:
+        """Handle a batch until it is saved; never raises but for cancellation (see the module's docstring)."""
         async with self._lock:
-            if self._rewind_due:
-                await self._retry(self._rewind, "reading again what Redis lost", "kafka")
-            if not messages:
-                return BatchReport()
             report = await self._handle(messages)
             for tp, offset in report.progress.items():
                 self.positions[tp] = max(self.positions.get(tp, 0), offset + 1)
@@ -203,10 +210,11 @@ class BatchProcessor:
             self._start_soon()
         return report
 
-    async def _rewind(self) -> None:
+    async def _rewind(self, *, patient: bool) -> None:
         """Read again, through the usual batch path, each due partition's range that Redis's state misses.
 
-        A loss found meanwhile (a write of the range itself) makes its partitions due again, for the next call."""
+        Patient: each read of Redis or Kafka is retried until it passes, as a batch's are. A loss found
+        meanwhile (a write of the range itself) makes its partitions due again, for the next call."""
         self._rewind_due &= self.assigned
         due, self._rewind_due = self._rewind_due, set()
         hints = {tp: self._progress_before.pop(tp) for tp in due if tp in self._progress_before}
@@ -216,11 +224,16 @@ class BatchProcessor:
         try:
             resume_at = {tp: self.positions[tp] for tp in due if tp in self.positions}
             unknown = due - resume_at.keys()
+            async def read(operation: Callable[[], Awaitable[T]], what: str, system: Literal["redis", "kafka"]) -> T:
+                return await (self._retry(operation, what, system) if patient else operation())
+
             if unknown:
-                resume_at |= await source.committed(unknown)
+                resume_at |= await read(lambda: source.committed(unknown), "reading the group's committed offsets",
+                                        "kafka")
             saved_to = dict(hints)
-            saved_to |= await self.store.load_progress(tp for tp in due if tp not in hints)
-            earliest = await source.earliest(due)
+            saved_to |= await read(lambda: self.store.load_progress(tp for tp in due if tp not in hints),
+                                   "reading the partitions' saved progress", "redis")
+            earliest = await read(lambda: source.earliest(due), "reading the partitions' earliest offsets", "kafka")
             for rewind in plan_rewinds(resume_at, saved_to, earliest):
                 log.warning("%s: %s; models whose state is current skip it", rewind.partition, rewind.describe(),
                             extra={"partition": rewind.partition})
@@ -286,6 +299,9 @@ class BatchProcessor:
             for event in events:
                 first_events.setdefault(event.model_id, event)
         self._batch_events = first_events
+        if self._rewind_due and self._rebuilding is None:  # lost ranges first: no model takes in a newer event
+            await self._rewind(patient=True)                # before the older ones it lost
+            self._batch_events = first_events
         if not self._layout_checked:
             moved = await self._retry(self.store.migrate_legacy_layout, "renaming Redis keys to the cluster layout",
                                       "redis")
