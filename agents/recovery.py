@@ -67,11 +67,10 @@ def plan_rewinds(resume_at: Mapping[str, int], saved_to: Mapping[str, int | None
     for tp, end in sorted(resume_at.items()):
         if end <= 0:
             continue
-        saved = saved_to.get(tp)
-        needed_from = 0 if saved is None else saved + 1
-        start = max(needed_from, earliest.get(tp, 0))
-        if needed_from < end:
-            plans.append(Rewind(tp, min(start, end), end, saved))
+        wanted = Rewind(tp, 0, end, saved_to.get(tp))
+        if wanted.needed_from < end:
+            start = max(wanted.needed_from, earliest.get(tp, 0))
+            plans.append(Rewind(tp, min(start, end), end, wanted.saved_to))
     return plans
 
 
@@ -98,6 +97,10 @@ class KafkaPartitions:
         return Consumer({**self.settings.kafka_client_config(), "group.id": group_id, "enable.auto.commit": False,
                          "enable.partition.eof": True})
 
+    def _rebuild_since_ms(self) -> int:
+        """The earliest message time a rebuild reads, in ms; 0 where it reads everything retained."""
+        return 0 if self.rebuild_hours is None else int((time.time() - self.rebuild_hours * 3_600) * 1000)
+
     async def committed(self, partitions: Iterable[str]) -> dict[str, int]:
         wanted = [TopicPartition(*split_partition_key(tp)) for tp in partitions]
         if not wanted:
@@ -123,8 +126,8 @@ class KafkaPartitions:
             try:
                 found = {partition_key(tp.topic, tp.partition): consumer.get_watermark_offsets(tp, timeout=10)[0]
                          for tp in wanted}
-                if self.rebuild_hours is not None:
-                    since_ms = int((time.time() - self.rebuild_hours * 3_600) * 1000)
+                since_ms = self._rebuild_since_ms()
+                if since_ms:
                     at = consumer.offsets_for_times([TopicPartition(tp.topic, tp.partition, since_ms) for tp in wanted],
                                                     timeout=10)
                     for tp in at:
@@ -141,9 +144,7 @@ class KafkaPartitions:
         """The range's messages; for a rebuild within `rebuild_hours`, only those stamped within it (a broker
         may answer the time lookup of `earliest` with the log's start: Tansu does)."""
         topic, partition = split_partition_key(rewind.partition)
-        not_before_ms = 0
-        if rewind.saved_to is None and self.rebuild_hours is not None:
-            not_before_ms = int((time.time() - self.rebuild_hours * 3_600) * 1000)
+        not_before_ms = self._rebuild_since_ms() if rewind.saved_to is None else 0
         consumer = self._consumer(f"{self.group_id}-rebuild")
         consumer.assign([TopicPartition(topic, partition, rewind.start)])
         try:

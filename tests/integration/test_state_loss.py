@@ -12,6 +12,9 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -68,65 +71,68 @@ def assert_nothing_lost(settings: Settings, events: list[PredictionEvent], repla
     assert len({a.alert_id for a in told}) == len(told)  # type: ignore[attr-defined]
 
 
-def test_redis_emptied_mid_replay_with_the_worker_up_loses_no_event_and_says_so(
-        broker: EmbeddedBroker, tmp_path: Path) -> None:
-    store = DurableRedis(tmp_path / "redis").start()
+@dataclass
+class Replaying:
+    settings: Settings
+    events: list[PredictionEvent]
+    worker: WorkerProcess
+    replay: subprocess.Popen[bytes]
+
+
+@contextmanager
+def replaying(broker: EmbeddedBroker, store: DurableRedis, tmp_path: Path) -> Iterator[Replaying]:
+    """A private worker on `store`, the three streams being replayed into it; both stopped at the end."""
     settings = private_settings(broker.url, store.url, worker_batch_messages=50)
     worker = WorkerProcess(settings, tmp_path / "worker.log").start()
     events = streams()
+    site = None
     try:
-        replay = start_replay(settings, events, tmp_path)
+        site = Replaying(settings, events, worker, start_replay(settings, events, tmp_path))
+        yield site
+    finally:
+        (site.worker if site else worker).stop()
+        store.stop()
+
+
+def snapshot_mid_replay(store: SnapshotRedis) -> None:
+    time.sleep(6)
+    store.snapshot()
+    time.sleep(3)  # what the worker saves and commits now is lost when Redis goes back to the snapshot
+
+
+def test_redis_emptied_mid_replay_with_the_worker_up_loses_no_event_and_says_so(
+        broker: EmbeddedBroker, tmp_path: Path) -> None:
+    store = DurableRedis(tmp_path / "redis").start()
+    with replaying(broker, store, tmp_path) as site:
         time.sleep(8)
         client = redis.Redis.from_url(store.url)
         client.flushall()
         client.close()
-        assert_nothing_lost(settings, events, replay)
-        assert metric(worker, "driftline_state_lost_total") >= len(MODELS)
-        assert metric(worker, "driftline_fenced_writes_total") == 0
-    finally:
-        worker.stop()
-        store.stop()
+        assert_nothing_lost(site.settings, site.events, site.replay)
+        assert metric(site.worker, "driftline_state_lost_total") >= len(MODELS)
+        assert metric(site.worker, "driftline_fenced_writes_total") == 0
 
 
 def test_redis_restored_from_an_older_snapshot_with_the_worker_up_loses_no_event(
         broker: EmbeddedBroker, tmp_path: Path) -> None:
     store = SnapshotRedis(tmp_path / "redis").start()
-    settings = private_settings(broker.url, store.url, worker_batch_messages=50)
-    worker = WorkerProcess(settings, tmp_path / "worker.log").start()
-    events = streams()
-    try:
-        replay = start_replay(settings, events, tmp_path)
-        time.sleep(6)
-        store.snapshot()
-        time.sleep(3)  # what the worker saves now is lost with the crash
+    with replaying(broker, store, tmp_path) as site:
+        snapshot_mid_replay(store)
         store.crash()
         time.sleep(1)
         store.start()
-        assert_nothing_lost(settings, events, replay)
-        assert metric(worker, "driftline_fenced_writes_total") == 0
-    finally:
-        worker.stop()
-        store.crash()
+        assert_nothing_lost(site.settings, site.events, site.replay)
+        assert metric(site.worker, "driftline_fenced_writes_total") == 0
 
 
 def test_redis_restored_from_an_older_snapshot_while_the_worker_restarts_rereads_what_it_lost(
         broker: EmbeddedBroker, tmp_path: Path) -> None:
     store = SnapshotRedis(tmp_path / "redis").start()
-    settings = private_settings(broker.url, store.url, worker_batch_messages=50)
-    worker = WorkerProcess(settings, tmp_path / "worker.log").start()
-    events = streams()
-    restarted = None
-    try:
-        replay = start_replay(settings, events, tmp_path)
-        time.sleep(6)
-        store.snapshot()
-        time.sleep(3)  # the worker saves and commits on; both Redis and it go down together
-        worker.stop(signal.SIGKILL)
+    with replaying(broker, store, tmp_path) as site:
+        snapshot_mid_replay(store)
+        site.worker.stop(signal.SIGKILL)  # both go down together
         store.crash()
         store.start()
-        restarted = WorkerProcess(settings, tmp_path / "restarted.log").start()
-        assert_nothing_lost(settings, events, replay)
-        assert metric(restarted, "driftline_state_rewinds_total") >= 1
-    finally:
-        (restarted or worker).stop()
-        store.crash()
+        site.worker = WorkerProcess(site.settings, tmp_path / "restarted.log").start()
+        assert_nothing_lost(site.settings, site.events, site.replay)
+        assert metric(site.worker, "driftline_state_rewinds_total") >= 1
