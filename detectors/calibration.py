@@ -11,10 +11,9 @@ rate as a model with one.
 Each detector turns its share into a threshold its own way:
 - Rate CUSUM (the zero-config detector for location, spread, categories, missing values and the
   error bit): a one-sided log-likelihood-ratio CUSUM's mean run between false alarms is at least
-  e**h (Lorden), so h = ln(statistics / rate). Its reference rates are the upper Wilson bound
-  (z = REFERENCE_Z) of the rates counted in the reference window, which keeps the bound when the
-  reference window saw the rate a little low by chance; a set never seen there still gets a small
-  positive rate. Location takes the cells' shares as counted, with slack instead (LOCATION_Z).
+  e**h (Lorden), so a bank of them gets h = ln(statistics / rate). Its calibration lives beside its
+  parameters (`detectors.rate_cusum.calibrate`): Wilson bounds on the counted rates, slack on the
+  location shares, and the reference's autocorrelation dividing every increment.
 - Page-Hinkley: river's defaults are tuned for nothing in particular (about 126 alarms on 200,000
   N(0, 1) values, about 6,000 at std 10). Calibration uses the classic test (alpha = 1) with delta
   and threshold in units of the reference standard deviation; the threshold grows with
@@ -24,7 +23,8 @@ Each detector turns its share into a threshold its own way:
 - ADWIN's cut already adapts to the window's variance; its bound holds per check and it checks once
   every `clock` values, so delta = rate * clock keeps the per-event rate below the share. Calibrated,
   it watches each value's normal score against the reference (`ScoreTransform`), which bounds the
-  values its bound assumes bounded.
+  values its bound assumes bounded; an autocorrelated reference raises ln(1 / delta) by its variance
+  inflation.
 """
 
 import math
@@ -35,16 +35,16 @@ import numpy as np
 from detectors.adwin import AdwinParams
 from detectors.base import DetectorParams, Floats
 from detectors.page_hinkley import PageHinkleyParams
-from detectors.rate_cusum import LOCATION_QUANTILES, SPREAD_QUANTILES, WATCHED_SETS, RateCusumParams, normal_scores
+from detectors.rate_cusum import RateCusumParams, normal_scores, rates_of, reference_cells
+from detectors.rate_cusum import calibrate as calibrate_rate_cusum
+from detectors.stats import variance_inflation
 
 SCORE_QUANTILES = np.linspace(0.01, 0.99, 99)
 PH_DELTA_SIGMAS = 0.25
 PH_THRESHOLD_SIGMAS_AT_1E5 = 30.0
 PH_MIN_INSTANCES = 100
-REFERENCE_Z = 2.0
-"""How far above the counted reference rate a rate CUSUM's reference sits, in standard errors."""
-LOCATION_Z = 1.0
-"""The location CUSUM's slack, in standard errors of the reference's mean score."""
+ADWIN_LOG_LOG_TERM = 20.0
+"""About 2 ln(n) in ADWIN's cut, ln(2 ln(n) / delta), for windows of thousands of values."""
 
 
 @dataclass(frozen=True)
@@ -86,7 +86,7 @@ class ScoreTransform:
 
     @classmethod
     def of(cls, reference: Floats) -> "ScoreTransform":
-        edges, shares = reference_cells(reference, SCORE_QUANTILES)
+        edges, shares = reference_shares(reference, SCORE_QUANTILES)
         return cls(edges, np.asarray(normal_scores(shares.tolist())))
 
     def __call__(self, values: Floats) -> Floats:
@@ -107,73 +107,27 @@ def calibrated(params: DetectorParams, reference: Reference, false_alarm_rate: f
             "min_instances": max(params.min_instances, PH_MIN_INSTANCES),
         })
     if isinstance(params, AdwinParams):
-        return params.model_copy(update={"delta": min(params.delta, false_alarm_rate * params.clock)})
+        return _adwin(params, reference, false_alarm_rate)
     if isinstance(params, RateCusumParams) and reference.values is not None and reference.values.size:
-        return _rate_cusum(params, reference.values, false_alarm_rate)
+        return calibrate_rate_cusum(params, reference.values, false_alarm_rate)
     return params
 
 
-def _rate_cusum(params: RateCusumParams, values: Floats, false_alarm_rate: float) -> RateCusumParams:
-    if params.watch == "location":
-        return _location(params, values, false_alarm_rate)
-    if params.watch == "categories":
-        return _categories(params, values, false_alarm_rate)
-    sets = WATCHED_SETS[params.watch]
-    edges: list[float] = []
-    if params.watch == "spread":
-        edges = [float(e) for e in np.quantile(values, SPREAD_QUANTILES)]
-        cells = np.searchsorted(np.asarray(edges), values, side="right")
-    else:
-        cells = (values != 0.0).astype(np.int64)
-    counts = [int(np.isin(cells, members).sum()) for members in sets]
-    return RateCusumParams.model_validate({
-        **params.model_dump(),
-        "edges": edges,
-        "rates": [wilson_upper(count, values.size, REFERENCE_Z) for count in counts],
-        "threshold": math.log(len(sets) / false_alarm_rate),
-    })
+def _adwin(params: AdwinParams, reference: Reference, false_alarm_rate: float) -> AdwinParams:
+    """delta for the rate per check; for an autocorrelated reference, ln(1 / delta) times its normal
+    scores' variance inflation, which widens ADWIN's cut (its variance term goes with sqrt(ln(1 / delta)))
+    as much as the dependence widens the means' spread."""
+    delta = min(params.delta, false_alarm_rate * params.clock)
+    if reference.values is not None and reference.values.size:
+        inflation = variance_inflation(ScoreTransform.of(reference.values)(reference.values))
+        if inflation > 1.0:
+            delta = delta ** inflation / ADWIN_LOG_LOG_TERM ** (inflation - 1.0)
+    return params.model_copy(update={"delta": max(delta, 1e-300)})
 
 
-def reference_cells(values: Floats, quantiles: Floats | tuple[float, ...]) -> tuple[Floats, Floats]:
-    """Cells cut at the reference's quantiles (fewer where ties merge them), plus one below its minimum
-    and one above its maximum, and each cell's share of the reference, a cell it left empty given half
-    a value: a value beyond anything the reference saw then scores as the rarity it is."""
-    top = np.nextafter(values.max(), np.inf)
-    edges = np.unique(np.concatenate([[values.min()], np.quantile(values, quantiles), [top]]))
-    counts = np.bincount(np.searchsorted(edges, values, side="right"), minlength=edges.size + 1) + 0.5
-    shares: Floats = counts / counts.sum()
-    return edges, shares
-
-
-def _categories(params: RateCusumParams, codes: Floats, false_alarm_rate: float) -> RateCusumParams:
-    """One cell per category code the reference holds and one after them for categories it never had;
-    each cell's share at its upper Wilson bound."""
-    cells = int(codes.max()) + 2
-    counts = np.bincount(codes.astype(np.int64), minlength=cells)
-    return RateCusumParams.model_validate({
-        **params.model_dump(),
-        "rates": [wilson_upper(int(count), codes.size, REFERENCE_Z) for count in counts.tolist()],
-        "threshold": math.log(cells / false_alarm_rate),
-    })
-
-
-def _location(params: RateCusumParams, values: Floats, false_alarm_rate: float) -> RateCusumParams:
-    """Decile cells and their shares (`reference_cells`); slack for the reference mean's own
-    uncertainty, in the statistic's units: `shift` times LOCATION_Z standard errors."""
-    edges, shares = reference_cells(values, LOCATION_QUANTILES)
-    return RateCusumParams.model_validate({
-        **params.model_dump(),
-        "edges": edges.tolist(),
-        "rates": shares.tolist(),
-        "threshold": math.log(params.statistics_count() / false_alarm_rate),
-        "slack": params.shift * LOCATION_Z / math.sqrt(values.size),
-    })
-
-
-def wilson_upper(successes: int, trials: int, z: float) -> float:
-    """The upper end of the Wilson score interval for a rate: above zero even when nothing was seen."""
-    p = successes / trials
-    z2 = z * z
-    centre = p + z2 / (2 * trials)
-    margin = z * math.sqrt(p * (1 - p) / trials + z2 / (4 * trials * trials))
-    return min(1.0, (centre + margin) / (1 + z2 / trials))
+def reference_shares(values: Floats, quantiles: Floats | tuple[float, ...]) -> tuple[Floats, Floats]:
+    """The reference's cells (`rate_cusum.reference_cells`) and each cell's share of it, an empty cell
+    given half a value."""
+    edges = reference_cells(values, quantiles)
+    counts = np.bincount(np.searchsorted(edges, values, side="right"), minlength=edges.size + 1)
+    return edges, np.asarray(rates_of("location", counts.astype(np.float64).tolist()))

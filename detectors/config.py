@@ -67,13 +67,15 @@ _NUMERIC: list[AnyDetectorParams] = [RateCusumParams(watch="location"), RateCusu
 def _default_signals() -> dict[str, SignalRule]:
     return {
         "feature:*": SignalRule(detectors=_NUMERIC, calibrate=True),
-        "category:*": SignalRule(detectors=[RateCusumParams(watch="categories")], calibrate=True),
-        "missing:*": SignalRule(detectors=[RateCusumParams(watch="rate")], calibrate=True),
+        # both ways: a category vanishing, or a null rate dropping (a pipeline change), is drift too
+        "category:*": SignalRule(detectors=[RateCusumParams(watch="categories", direction="both")], calibrate=True),
+        "missing:*": SignalRule(detectors=[RateCusumParams(watch="rate", direction="both")], calibrate=True),
         "prediction": SignalRule(detectors=_NUMERIC, calibrate=True),
         "score": SignalRule(detectors=_NUMERIC, calibrate=True),
         "score:*": SignalRule(detectors=_NUMERIC, calibrate=True),
         # against the reference error rate, not DDM's lowest rate so far: that minimum is noise over the
-        # first labels, so DDM false-alarmed after its warm-up and then went blind to moderate rises
+        # first labels, so DDM false-alarmed after its warm-up and then went blind to moderate rises.
+        # Rises only: fewer errors than the reference is no reason to retrain
         "error": SignalRule(detectors=[RateCusumParams(watch="rate")], calibrate=True),
     }
 

@@ -23,8 +23,9 @@ from detectors.adwin import AdwinParams
 from detectors.base import DRIFT, NONE, WARNING, DetectorParams, DriftDetector
 from detectors.calibration import Reference, ScoreTransform, calibrated, needs_values, signal_false_alarm_rate
 from detectors.config import ModelPolicy, SignalRule
+from detectors.maturing import mature, maturing
 from detectors.performance import ClosedWindow, PerformanceMonitor, PerformanceWindow, task_of
-from detectors.rate_cusum import RateCusumParams
+from detectors.rate_cusum import RateCusum, RateCusumParams
 from detectors.registry import build_detector
 from detectors.signals import (
     ERROR,
@@ -157,6 +158,9 @@ class DetectorSlot:
     awaiting_calibration: bool = False
     transform: ScoreTransform | None = None
     """What the detector is fed instead of raw values (a calibrated ADWIN: normal scores)."""
+    room: int | None = None
+    """Values until the detector's reference takes its next chunk; None: it does not mature
+    (detectors/maturing.py)."""
 
     def checkpoint(self) -> dict[str, float]:
         """The detector's statistics at its last checkpoint, and the event index they were taken at."""
@@ -243,8 +247,35 @@ class SignalMonitor:
                 values[begin:], indices[begin:], positions[begin:])
             if slot.transform is not None:
                 fed = slot.transform(fed)
-            flags = slot.detector.update_many(fed, due, CHECKPOINT_EVERY).flags
-            self._raise(slot, flags, start + begin, due, at, where, run, out)
+            if slot.room is None or fed.shape[0] < slot.room:  # the common case: one call, no chunk ends
+                flags = slot.detector.update_many(fed, due, CHECKPOINT_EVERY).flags
+                self._raise(slot, flags, start + begin, due, at, where, run, out)
+                if slot.room is not None:
+                    slot.room -= fed.shape[0]
+            else:
+                self._feed_maturing(slot, fed, start + begin, at, where, run, out)
+
+    def _feed_maturing(self, slot: DetectorSlot, fed: npt.NDArray[np.float64], updates_before: int,
+                       indices: npt.NDArray[np.int64], positions: npt.NDArray[np.intp], run: EventRun,
+                       out: MonitorOutput) -> None:
+        """Feed a column in pieces that end where the detector's chunks end, and let each complete chunk
+        join the reference (or not) right there: the same values join whatever the columns."""
+        done, n = 0, fed.shape[0]
+        while done < n:
+            end = n if slot.room is None else min(n, done + slot.room)
+            due = (-(updates_before + done)) % CHECKPOINT_EVERY
+            flags = slot.detector.update_many(fed[done:end], due, CHECKPOINT_EVERY).flags
+            self._raise(slot, flags, updates_before + done, due, indices[done:end], positions[done:end], run, out)
+            if slot.room is not None:
+                slot.room -= end - done
+                if slot.room == 0:
+                    slot.detector = mature(cast(RateCusum, slot.detector))
+                    slot.room = self._room(slot)
+            done = end
+
+    def _room(self, slot: DetectorSlot) -> int | None:
+        windows = self.policy.windows
+        return maturing(slot.detector, slot.drifts, windows.reference_size, windows.reference_max)
 
     def _raise(self, slot: DetectorSlot, flags: npt.NDArray[np.int8], updates_before: int, due: int,
                indices: npt.NDArray[np.int64], positions: npt.NDArray[np.intp], run: EventRun,
@@ -268,6 +299,7 @@ class SignalMonitor:
             may_alert = updates_before + i + 1 > self.rule.warmup and event_index > slot.quiet_until
             if flags[i] == DRIFT:
                 slot.drifts += 1
+                slot.room = None  # nothing after a drift joins the reference
                 slot.warned_since_drift = False
                 if may_alert:
                     out.alerts.append(self._alert(slot, Severity.DRIFT, i, due, checkpoint_before, indices, positions,
@@ -293,6 +325,9 @@ class SignalMonitor:
             slot.transform = self._transform_for(slot, reference.values)
             if replay.shape[0]:
                 slot.detector.update_many(replay if slot.transform is None else slot.transform(replay))
+            if isinstance(slot.detector, RateCusum):
+                slot.detector.take_chunk()  # the reference itself is no later chunk
+            slot.room = self._room(slot)
             done.append(slot)
         return done
 
@@ -310,6 +345,11 @@ class SignalMonitor:
         for slot in self.slots:
             if not slot.awaiting_calibration:
                 slot.transform = self._transform_for(slot, reference)
+
+    def restore_maturing(self) -> None:
+        """Where each detector's reference stands in its chunk, from its restored state and counts."""
+        for slot in self.slots:
+            slot.room = None if slot.awaiting_calibration else self._room(slot)
 
     def _alert(self, slot: DetectorSlot, severity: Severity, i: int, due: int, checkpoint_before: int,
                indices: npt.NDArray[np.int64], positions: npt.NDArray[np.intp], run: EventRun) -> DriftAlert:

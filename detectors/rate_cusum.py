@@ -1,22 +1,36 @@
-"""Rate CUSUM: a rise in how often values fall in a watched set, against the reference's rate.
+"""Rate CUSUM: a change in how often values fall in a watched set, against the reference's rate.
 
 Why it is the zero-config detector for bits and shapes: a value's indicator (an error, a missing
 value, a value beyond the reference's 10% tails) is a 0/1 variable whatever the signal's scale,
 tails or ties, and a one-sided log-likelihood-ratio CUSUM on a 0/1 variable has a false-alarm rate
 that depends only on its threshold: with threshold h, the mean run between false alarms is at least
-e**h (Lorden, 1971). The reference rate comes from the signal's own reference window (its upper
-confidence bound, so a reference that happened to be quiet does not make every later window look
-busy), and the threshold from the false-alarm budget (detectors/calibration.py).
+e**h (Lorden, 1971). The reference rate comes from the signal's own reference (the end of its
+confidence interval the change moves away from, so a reference that happened to be quiet does not
+make every later window look busy), and the threshold from the false-alarm budget
+(detectors/calibration.py).
+
+Any change size. A CUSUM tuned to one alternative (say a doubling) drifts down, never up, under a
+smaller change. So each watched set has a bank of CUSUMs, one per alternative in `odds_ratios`
+(location: `shifts`), run side by side and calibrated together: the threshold is ln(statistics /
+rate), so the bank keeps the budget while a 1.25x rise and a 16x rise each meet a CUSUM close to
+the best one for them (within ln(statistics) of the delay of a CUSUM told the change in advance).
 
 `watch` says which sets: `rate` watches the value 1 of a 0/1 signal (the error bit, a feature's
 missing bit); `spread` cuts a numeric signal at its reference's 10%, 25%, 75% and 90% quantiles and
 watches the tails (below 10% or above 90%: the spread grows) and the middle half (it shrinks), so a
-variance change is found with the mean unchanged. `location` cuts it at the reference's deciles and
+variance change is found with the mean unchanged. `location` cuts it at the reference's quantiles and
 watches, in both directions, the shares tilting towards higher (or lower) cells: a CUSUM on the
 values' normal scores whose likelihood ratio is exact for the reference's own cell shares, so
 heavy tails, ties and 0/1 values keep the bound. `categories` takes category codes (each category
 of the reference its own cell, the last cell for categories the reference never had) and watches
-every cell's share rising: a mix shift, or new categories arriving.
+every cell's share. `direction = "both"` also watches each set's rate falling (a category
+vanishing, a null rate dropping); `up` only rising (an error rate falling is not drift).
+
+The reference matures: `counts` holds the reference's values per cell, and `absorb` adds a later
+stretch of stable values to them (the monitor decides which, detectors/maturing.py), so the
+reference's rates, shares and slack tighten as it grows while edges and statistics stay.
+`dependence` divides every increment: an autocorrelated reference's variance inflation
+(`detectors.stats.variance_inflation`), so a stationary but dependent stream keeps the bound.
 
 >>> import numpy as np
 >>> from detectors.rate_cusum import RateCusum, RateCusumParams
@@ -24,44 +38,67 @@ every cell's share rising: a mix shift, or new categories arriving.
 >>> values = np.concatenate([rng.normal(size=3000), rng.normal(size=2000) * 2 ** 0.5])
 >>> params = RateCusumParams(watch="spread", edges=[-1.28, -0.67, 0.67, 1.28], rates=[0.2, 0.5], threshold=14.0)
 >>> RateCusum(params).update_many(values).drifts.tolist()[:1]
-[3135]
+[3124]
 """
 
 import math
 import statistics
 from typing import Literal
 
+import numpy as np
 from pydantic import Field, model_validator
 
-from detectors.base import DetectorParams
+from detectors.base import DetectorParams, Floats
 from detectors.kernels.rate_cusum import RateCusumKernel
+from detectors.stats import variance_inflation, wilson_lower, wilson_upper
 
 SPREAD_QUANTILES = (0.10, 0.25, 0.75, 0.90)
-LOCATION_QUANTILES = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+LOCATION_QUANTILES = (0.02, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.98)
 WATCHED_SETS = {"rate": [[1]], "spread": [[0, 4], [2]]}
+ODDS_RATIOS = (1.25, 1.5, 2.0, 4.0, 16.0)
+SHIFTS = (0.25, 0.5, 1.0, 2.0)
+REFERENCE_Z = 2.0
+"""How far a rate CUSUM's reference rate sits from the counted one, in standard errors, towards the
+change it watches for."""
+LOCATION_Z = 1.0
+"""The location CUSUM's slack, in standard errors of the reference's mean score."""
 Watch = Literal["rate", "spread", "location", "categories"]
+Direction = Literal["up", "both"]
 
 
 class RateCusumParams(DetectorParams):
     type: Literal["rate_cusum"] = "rate_cusum"
     watch: Watch = "rate"
-    odds_ratio: float = Field(default=2.0, gt=1.0, le=100.0, description="rate, spread: the rise each CUSUM is "
-                              "tuned to find")
-    shift: float = Field(default=0.5, gt=0.0, le=5.0, description="location: the shift (in normal scores, about "
-                         "standard deviations) each CUSUM is tuned to find")
+    odds_ratios: list[float] = Field(default_factory=lambda: list(ODDS_RATIOS), min_length=1, description="rate, "
+                                     "spread, categories: the rises (odds ratios) the bank's CUSUMs are tuned to")
+    shifts: list[float] = Field(default_factory=lambda: list(SHIFTS), min_length=1, description="location: the "
+                                "shifts (in normal scores, about standard deviations) the bank's CUSUMs are tuned to")
+    direction: Direction = Field(default="up", description="rate, categories: 'both' also watches each rate "
+                                 "falling by the same odds ratios")
+    odds_ratio: float | None = Field(default=None, gt=1.0, le=100.0, description="a bank of this one rise "
+                                     "(snapshots from before the bank)")
+    shift: float | None = Field(default=None, gt=0.0, le=5.0, description="a bank of this one shift (snapshots "
+                                "from before the bank)")
     threshold: float = Field(default=13.8, gt=0.0, description="ln of the mean run between false alarms; "
                              "calibration sets it from the false-alarm budget")
-    slack: float = Field(default=0.0, ge=0.0, description="taken off every increment: the reference's own "
-                         "uncertainty (set by calibration)")
+    slack: float = Field(default=0.0, ge=0.0, description="taken off every increment, besides what the counts' "
+                         "own uncertainty takes")
     edges: list[float] = Field(default_factory=list, description="spread, location: the reference's quantile "
                                "cuts (set by calibration)")
     rates: list[float] = Field(default_factory=list, description="rate, spread: each watched set's reference "
-                               "rate; location: each cell's reference share (set by calibration)")
+                               "rate; location: each cell's reference share; categories: each cell's share (set "
+                               "by calibration; taken as exact when no counts are given)")
+    counts: list[float] = Field(default_factory=list, description="the reference's values per cell (set by "
+                                "calibration, grown as the reference matures); rates follow from them")
+    dependence: float = Field(default=1.0, ge=1.0, description="the reference's variance inflation from "
+                              "autocorrelation; every increment is divided by it")
 
     @model_validator(mode="after")
     def _consistent(self) -> "RateCusumParams":
         if self.edges != sorted(self.edges):
             raise ValueError("edges must be sorted")
+        if any(r <= 1.0 for r in self.odds_ratios) or any(s <= 0.0 for s in self.shifts):
+            raise ValueError("odds ratios must be above 1 (a fall is watched as the inverse), shifts positive")
         if self.watch == "categories":
             if self.edges:
                 raise ValueError("categories are fed as codes and take no edges")
@@ -73,22 +110,36 @@ class RateCusumParams(DetectorParams):
         elif self.rates and len(self.rates) != len(WATCHED_SETS[self.watch]):
             raise ValueError(f"rates needs one rate per watched set ({len(WATCHED_SETS[self.watch])} for "
                              f"{self.watch!r})")
-        if any(not 0.0 < r <= 1.0 for r in self.rates):
-            raise ValueError("rates must be in (0, 1]")
+        if any(not 0.0 <= r <= 1.0 for r in self.rates):
+            raise ValueError("rates must be in [0, 1]")
         if self.watch == "spread" and self.edges and len(self.edges) != len(SPREAD_QUANTILES):
             raise ValueError(f"spread needs {len(SPREAD_QUANTILES)} edges")
         if self.watch == "rate" and self.edges:
             raise ValueError("rate watches a 0/1 value and takes no edges")
+        if self.counts and len(self.counts) != self.cell_count():
+            raise ValueError("counts needs one count per cell")
         return self
 
-    def statistics_count(self) -> int:
+    def alternatives(self) -> list[float]:
+        """The bank: the odds ratios (location: shifts) its CUSUMs are tuned to; a fall is the inverse ratio."""
+        if self.watch == "location":
+            return [self.shift] if self.shift is not None else list(self.shifts)
+        rises = [self.odds_ratio] if self.odds_ratio is not None else list(self.odds_ratios)
+        return rises + ([1.0 / r for r in rises] if self.direction == "both" else [])
+
+    def watched_sets(self) -> list[list[int]]:
         if self.watch == "categories":
-            return max(len(self.rates), 1)
-        return 2 if self.watch == "location" else len(WATCHED_SETS[self.watch])
+            return [[cell] for cell in range(self.cell_count())]
+        if self.watch == "location":
+            return [[1], [-1]]  # towards higher cells, towards lower ones
+        return WATCHED_SETS[self.watch]
+
+    def statistics_count(self) -> int:
+        return len(self.watched_sets()) * len(self.alternatives())
 
     def cell_count(self) -> int:
         if self.watch == "categories":
-            return max(len(self.rates), 2)
+            return max(len(self.rates), len(self.counts), 2)
         if self.watch == "rate":
             return 2
         return len(self.edges) + 1 if self.edges else len(SPREAD_QUANTILES) + 1
@@ -97,26 +148,118 @@ class RateCusumParams(DetectorParams):
     def calibrated(self) -> bool:
         return bool(self.rates) and (self.watch in ("rate", "categories") or bool(self.edges))
 
+    @property
+    def reference_size(self) -> int:
+        """How many values the reference's counts hold (0: rates given, taken as exact)."""
+        return int(sum(self.counts))
+
+    def row_labels(self) -> list[tuple[int, float]]:
+        """Each statistic's watched set (location: +1 or -1, the direction) and alternative."""
+        sets = self.watched_sets()
+        return [(cells[0] if self.watch == "location" else k, alternative)
+                for k, cells in enumerate(sets) for alternative in self.alternatives()]
+
     def increment_rows(self) -> list[list[float]]:
-        """Each statistic's increment per cell: its log-likelihood ratio, less the slack."""
+        """Each statistic's increment per cell: its log-likelihood ratio, less the slack, over the
+        dependence. The reference's uncertainty (Wilson bounds, location slack) is that of its effective
+        size, its count over the dependence."""
+        n_cells = self.cell_count()
         if not self.calibrated:  # never fed: the monitor waits for the reference
-            return [[-1.0] * self.cell_count() for _ in range(self.statistics_count())]
-        if self.watch == "categories":
-            n_cells = self.cell_count()
-            rows = [rate_increments(rate, self.odds_ratio, [cell], n_cells) for cell, rate in enumerate(self.rates)]
-        elif self.watch == "location":
+            return [[-1.0] * n_cells for _ in range(self.statistics_count())]
+        size = self.reference_size / self.dependence  # an autocorrelated reference knows less than its count
+        rows: list[list[float]] = []
+        if self.watch == "location":
             scores = normal_scores(self.rates)
-            rows = [tilted(self.rates, scores, self.shift), tilted(self.rates, [-s for s in scores], self.shift)]
+            for direction in (1.0, -1.0):
+                for shift in self.alternatives():
+                    own = shift * LOCATION_Z / math.sqrt(size) if size else 0.0
+                    row = tilted(self.rates, [direction * s for s in scores], shift)
+                    rows.append([x - own for x in row])
         else:
-            rows = [rate_increments(rate, self.odds_ratio, cells, self.cell_count())
-                    for cells, rate in zip(WATCHED_SETS[self.watch], self.rates, strict=True)]
-        return [[x - self.slack for x in row] for row in rows]
+            for cells, rate in zip(self.watched_sets(), self.rates, strict=True):
+                for ratio in self.alternatives():
+                    bound = wilson_upper if ratio > 1.0 else wilson_lower
+                    reference = bound(rate * size, size, REFERENCE_Z) if size else rate
+                    rows.append(rate_increments(reference, ratio, cells, n_cells))
+        return [[(x - self.slack) / self.dependence for x in row] for row in rows]
+
+    def absorb(self, chunk: list[float]) -> "RateCusumParams":
+        """These parameters with `chunk` (values per cell) added to the reference's counts."""
+        counts = [a + b for a, b in zip(self.counts, chunk, strict=True)]
+        return self.model_copy(update={"counts": counts, "rates": rates_of(self.watch, counts)})
+
+    def fits_reference(self, chunk: list[float], alpha: float = 1e-3) -> bool:
+        """Whether a stretch of values (per cell) is like the reference: a G-test of the two samples'
+        cell counts at level `alpha`, its statistic divided by the dependence. A stretch that fails stays
+        out of the reference, so a slow drift is not learnt as normal."""
+        size, taken = self.reference_size, sum(chunk)
+        if not size or not taken:
+            return False
+        together = [a + b for a, b in zip(self.counts, chunk, strict=True)]
+        total = size + taken
+        g = 0.0
+        for sample, n in ((self.counts, size), (chunk, taken)):
+            for observed, both in zip(sample, together, strict=True):
+                if observed > 0.0:
+                    g += 2.0 * observed * math.log(observed * total / (n * both))
+        used = sum(1 for both in together if both > 0.0)
+        return used < 2 or g / self.dependence <= chi2_quantile(1.0 - alpha, used - 1)
+
+
+def calibrate(params: RateCusumParams, values: Floats, false_alarm_rate: float) -> RateCusumParams:
+    """Edges, counts, rates, dependence and threshold from a reference of values (category codes for
+    `categories`, 0/1 bits for `rate`), for at most `false_alarm_rate` false alarms per value."""
+    if params.watch == "location":
+        edges = reference_cells(values, LOCATION_QUANTILES)
+    elif params.watch == "spread":
+        edges = np.quantile(values, SPREAD_QUANTILES)
+    else:
+        edges = np.empty(0)
+    if params.watch == "categories":
+        cells, n_cells = values.astype(np.int64), int(values.max()) + 2  # and one for categories never seen
+    elif params.watch == "rate":
+        cells, n_cells = (values != 0.0).astype(np.int64), 2
+    else:
+        cells, n_cells = np.searchsorted(edges, values, side="right"), edges.size + 1
+    counts = np.bincount(cells, minlength=n_cells).astype(np.float64).tolist()
+    fitted = RateCusumParams.model_validate({
+        **params.model_dump(), "edges": edges.tolist(), "counts": counts,
+        "rates": rates_of(params.watch, counts), "dependence": 1.0,
+    })
+    rows = np.asarray(fitted.increment_rows())
+    dependence = max(variance_inflation(row[cells]) for row in rows)
+    return fitted.model_copy(update={
+        "dependence": dependence,
+        "threshold": math.log(fitted.statistics_count() / false_alarm_rate),
+    })
+
+
+def rates_of(watch: Watch, counts: list[float]) -> list[float]:
+    """The rates a CUSUM compares with, from the reference's values per cell: each watched set's share
+    (location: each cell's share, a cell left empty given half a value, so a value beyond anything the
+    reference saw scores as the rarity it is)."""
+    total = sum(counts)
+    if watch == "location":
+        smoothed = [c + 0.5 for c in counts]
+        return [c / sum(smoothed) for c in smoothed]
+    if watch == "categories":
+        return [c / total for c in counts]
+    return [sum(counts[cell] for cell in cells) / total for cells in WATCHED_SETS[watch]]
+
+
+def reference_cells(values: Floats, quantiles: tuple[float, ...] | Floats) -> Floats:
+    """Cuts at the reference's quantiles (fewer where ties merge them), plus its minimum and just above
+    its maximum: a cell below and one above anything the reference saw."""
+    top = np.nextafter(values.max(), np.inf)
+    edges: Floats = np.unique(np.concatenate([[values.min()], np.quantile(values, quantiles), [top]]))
+    return edges
 
 
 def rate_increments(rate: float, odds_ratio: float, cells: list[int], n_cells: int) -> list[float]:
-    """One set's increment per cell: the log-likelihood ratio of the rate risen by `odds_ratio` against
-    `rate`. A set the reference already fills (rate 1) cannot rise: it only ever falls."""
-    if rate >= 1.0:
+    """One set's increment per cell: the log-likelihood ratio of the rate moved by `odds_ratio` against
+    `rate`. A set the reference already fills (rate 1) cannot rise, and one it never holds (rate 0)
+    cannot fall: those statistics only ever fall."""
+    if (odds_ratio > 1.0 and rate >= 1.0 - 1e-12) or (odds_ratio < 1.0 and rate <= 1e-12):
         return [-1.0] * n_cells
     p1 = odds_ratio * rate / (1.0 - rate + odds_ratio * rate)
     inside, outside = math.log(p1 / rate), math.log((1.0 - p1) / (1.0 - rate))
@@ -140,6 +283,13 @@ def tilted(shares: list[float], scores: list[float], shift: float) -> list[float
     the shares: for Gaussian scores, a mean shift of `shift` standard deviations."""
     log_normaliser = math.log(sum(p * math.exp(shift * s) for p, s in zip(shares, scores, strict=True)))
     return [shift * s - log_normaliser for s in scores]
+
+
+def chi2_quantile(p: float, df: int) -> float:
+    """The chi-square distribution's p-quantile, by Wilson and Hilferty's cube-root normal approximation."""
+    z = statistics.NormalDist().inv_cdf(p)
+    a = 2.0 / (9.0 * df)
+    return df * (1.0 - a + z * math.sqrt(a)) ** 3
 
 
 class RateCusum(RateCusumKernel):

@@ -8,7 +8,11 @@ KSWIN and the window tests, still Python objects, go through a restricted unpick
 (detectors/safe_pickle.py). The JSON part also carries each detector's statistics, so
 `driftline status` can show state without rebuilding detectors.
 
-`format` is 5: as 4, with the model's performance windows (detectors/performance.py). Format 4 was
+`format` is 6: as 5, with rate CUSUM banks (a statistic per alternative, the reference's counts per
+cell in the parameters, the values per cell of the chunk a maturing reference may take in the state,
+detectors/maturing.py); a rate CUSUM saved by format 5 or before loads as a bank of its one
+alternative, and the default rules (now banks) differ from its saved rule, so that signal starts
+afresh once. Format 5 was as 4, with the model's performance windows (detectors/performance.py). Format 4 was
 as 3, with the model's width (how many signals share its false-alarm budget), each
 category signal's dictionary, and the rate CUSUM detector of the calibrated defaults. Format 3 was
 as 2 (the compiled engine), but ADWIN saves only the levels of its histogram in use, which made a
@@ -116,14 +120,15 @@ class PerformanceState(_State):
     skipped: int
 
 
-FORMAT: Literal[5] = 5
-READABLE = (2, 3, 4, 5)
-"""Format 5 adds the performance windows; format 4 the model's width (its false-alarm budget's split)
-and the rate CUSUM detector; format 3 saves ADWIN's used levels only; formats 2 to 4 still load."""
+FORMAT: Literal[6] = 6
+READABLE = (2, 3, 4, 5, 6)
+"""Format 6 adds rate CUSUM banks and maturing references; format 5 the performance windows; format 4
+the model's width (its false-alarm budget's split) and the rate CUSUM detector; format 3 saves ADWIN's
+used levels only; formats 2 to 5 still load."""
 
 
 class MonitorState(_State):
-    format: Literal[2, 3, 4, 5] = FORMAT
+    format: Literal[2, 3, 4, 5, 6] = FORMAT
     model_id: str
     model_version: str
     generation: int
@@ -274,6 +279,7 @@ def _restore_signal(saved: SignalState, policy: ModelPolicy, false_alarm_rate: f
         windows.restore(w.reference, w.current, w.first_index, w.from_ts)
         signal.windows = windows
     signal.restore_transforms()
+    signal.restore_maturing()
     signal.restore_categories(saved.categories)
     return signal
 

@@ -1,5 +1,7 @@
 """Two-sample statistics between a reference sample and a current window (numpy, vectorized)."""
 
+import math
+
 import numpy as np
 from numpy.typing import NDArray
 
@@ -50,3 +52,45 @@ def kolmogorov_survival(x: float) -> float:
     k = np.arange(1, 101)
     terms = 2.0 * (-1.0) ** (k - 1) * np.exp(-2.0 * (k * x) ** 2)
     return float(np.clip(np.sum(terms), 0.0, 1.0))
+
+
+def wilson_upper(successes: float, trials: float, z: float) -> float:
+    """The upper end of the Wilson score interval for a rate: above zero even when nothing was seen."""
+    centre, margin, scale = _wilson(successes, trials, z)
+    return min(1.0, (centre + margin) / scale)
+
+
+def wilson_lower(successes: float, trials: float, z: float) -> float:
+    """The lower end of the Wilson score interval for a rate: below one even when everything was seen."""
+    centre, margin, scale = _wilson(successes, trials, z)
+    return max(0.0, (centre - margin) / scale)
+
+
+def _wilson(successes: float, trials: float, z: float) -> tuple[float, float, float]:
+    p = successes / trials
+    z2 = z * z
+    centre = p + z2 / (2 * trials)
+    margin = z * math.sqrt(max(p * (1 - p), 0.0) / trials + z2 / (4 * trials * trials))
+    return centre, margin, 1 + z2 / trials
+
+
+def variance_inflation(series: FloatArray) -> float:
+    """How much a sum of this series varies more than if its values were independent: (1 + r) / (1 - r)
+    for its lag-1 autocorrelation r (an AR(1) reading), taken one standard error high, and 1 when r is
+    within two standard errors of zero (independent values then pay nothing).
+
+    Why: a CUSUM's false-alarm bound e**h assumes independent increments. Positively correlated ones
+    (logs ordered by user, region or time of day) wander further: a sum of n of them varies like
+    n * tau independent ones, and the bound holds again with the increments divided by tau."""
+    n = series.size
+    if n < 20 or np.ptp(series) == 0.0:  # too short to tell, or constant (where rounding would make noise)
+        return 1.0
+    centred = series - series.mean()
+    energy = float(centred @ centred)
+    if energy <= 0.0:
+        return 1.0
+    r = float(centred[1:] @ centred[:-1]) / energy
+    if r <= 2.0 / math.sqrt(n):
+        return 1.0
+    r = min(r + 1.0 / math.sqrt(n), 0.99)
+    return (1.0 + r) / (1.0 - r)

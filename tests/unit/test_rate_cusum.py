@@ -9,8 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from detectors.calibration import Reference, ScoreTransform, calibrated, wilson_upper
+from detectors.calibration import Reference, ScoreTransform, calibrated
 from detectors.rate_cusum import RateCusum, RateCusumParams
+from detectors.stats import wilson_upper
 
 
 def plain(params: RateCusumParams, values: list[float]) -> list[int]:
@@ -87,8 +88,11 @@ def test_calibration_sets_threshold_rates_and_edges_from_the_reference() -> None
     bits = (rng.random(500) < 0.1).astype(float)
     rate = calibrated(RateCusumParams(watch="rate"), Reference.of(bits), 1e-6)
     assert isinstance(rate, RateCusumParams)
-    assert rate.threshold == pytest.approx(math.log(1e6))
-    assert rate.rates == [wilson_upper(int(bits.sum()), 500, 2.0)] and rate.rates[0] > bits.mean()
+    assert rate.threshold == pytest.approx(math.log(len(rate.odds_ratios) / 1e-6))  # the bank shares the rate
+    assert rate.counts == [500 - bits.sum(), bits.sum()] and rate.rates == [bits.mean()]
+    rows = rate.increment_rows()  # each compared with the counted rate's upper Wilson bound, not the rate itself
+    p1 = 2.0 * wilson_upper(bits.sum(), 500, 2.0) / (1.0 - wilson_upper(bits.sum(), 500, 2.0) * (1.0 - 2.0))
+    assert rows[rate.odds_ratios.index(2.0)][1] == pytest.approx(math.log(p1 / wilson_upper(bits.sum(), 500, 2.0)))
     values = rng.standard_t(3, size=500) * 1_000.0
     spread = calibrated(RateCusumParams(watch="spread"), Reference.of(values), 1e-6)
     assert isinstance(spread, RateCusumParams) and len(spread.edges) == 4 and spread.calibrated
@@ -107,3 +111,70 @@ def test_normal_scores_are_scale_free_and_bounded() -> None:
     assert abs(scored.mean()) < 0.1 and 0.9 < scored.std() < 1.1
     assert np.array_equal(ScoreTransform.of(reference * 1e6)(reference * 1e6), scored)
     assert np.abs(ScoreTransform.of(reference)(np.array([1e300, -1e300]))).max() < 4.0
+
+
+def _first_drift(params: RateCusumParams, values: np.ndarray) -> int | None:
+    drifts = RateCusum(params).update_many(values).drifts.tolist()
+    return drifts[0] if drifts else None
+
+
+def test_the_bank_finds_a_rise_below_any_single_alternative_that_a_doubling_cusum_never_finds() -> None:
+    rng = np.random.default_rng(5)
+    reference = (rng.random(50_000) < 0.05).astype(float)
+    risen = (rng.random(40_000) < 0.065).astype(float)  # 1.3x: a doubling's statistic drifts down
+    bank = calibrated(RateCusumParams(watch="rate"), Reference.of(reference), 1e-6)
+    single = calibrated(RateCusumParams(watch="rate", odds_ratio=2.0), Reference.of(reference), 1e-6)
+    assert isinstance(bank, RateCusumParams) and isinstance(single, RateCusumParams)
+    assert _first_drift(bank, reference) is None and _first_drift(single, reference) is None
+    found = _first_drift(bank, risen)
+    assert found is not None
+    assert _first_drift(single, risen) is None
+
+
+def test_both_directions_find_a_share_falling_and_up_only_does_not() -> None:
+    rng = np.random.default_rng(6)
+    before, after = [0.5, 0.3, 0.1, 0.1], [0.54, 0.35, 0.01, 0.1]  # the third category almost vanishes
+    reference = rng.choice(4, size=2_000, p=before).astype(float)
+    later = rng.choice(4, size=3_000, p=after).astype(float)
+    both = calibrated(RateCusumParams(watch="categories", direction="both"), Reference.of(reference), 1e-6)
+    up = calibrated(RateCusumParams(watch="categories"), Reference.of(reference), 1e-6)
+    assert isinstance(both, RateCusumParams) and isinstance(up, RateCusumParams)
+    found = _first_drift(both, later)
+    assert found is not None and found < 500
+    assert both.statistics_count() == 2 * up.statistics_count()
+    assert _first_drift(both, rng.choice(4, size=20_000, p=before).astype(float)) is None
+
+
+def test_an_autocorrelated_reference_divides_the_increments_and_keeps_the_bound() -> None:
+    rng = np.random.default_rng(8)
+
+    def ar1(n: int, phi: float) -> np.ndarray:
+        noise, x = rng.normal(size=n) * math.sqrt(1 - phi * phi), np.empty(n)
+        x[0] = rng.normal()
+        for i in range(1, n):
+            x[i] = phi * x[i - 1] + noise[i]
+        return x
+
+    independent = calibrated(RateCusumParams(watch="location"), Reference.of(rng.normal(size=500)), 1e-6)
+    assert isinstance(independent, RateCusumParams) and independent.dependence < 1.5
+    stream = ar1(200_500, 0.8)
+    dependent = calibrated(RateCusumParams(watch="location"), Reference.of(stream[:500]), 1e-6)
+    assert isinstance(dependent, RateCusumParams) and dependent.dependence > 5.0
+    assert _first_drift(dependent, stream[500:]) is None
+    assert _first_drift(dependent, stream[500:5_500] + 1.0) is not None
+
+
+def test_a_chunk_unlike_the_reference_does_not_fit_it() -> None:
+    rng = np.random.default_rng(9)
+    params = calibrated(RateCusumParams(watch="location"), Reference.of(rng.normal(size=2_000)), 1e-6)
+    assert isinstance(params, RateCusumParams)
+
+    def chunk(values: np.ndarray) -> list[float]:
+        cells = np.searchsorted(np.asarray(params.edges), values, side="right")
+        return np.bincount(cells, minlength=params.cell_count()).astype(float).tolist()
+
+    fits = [params.fits_reference(chunk(rng.normal(size=500))) for _ in range(50)]
+    assert sum(fits) >= 48
+    assert not params.fits_reference(chunk(rng.normal(size=500) + 0.4))
+    grown = params.absorb(chunk(rng.normal(size=500)))
+    assert grown.reference_size == 2_500 and grown.edges == params.edges and grown.threshold == params.threshold
