@@ -70,7 +70,9 @@ def _default_signals() -> dict[str, SignalRule]:
         # both ways: a category vanishing, or a null rate dropping (a pipeline change), is drift too
         "category:*": SignalRule(detectors=[RateCusumParams(watch="categories", direction="both")], calibrate=True),
         "missing:*": SignalRule(detectors=[RateCusumParams(watch="rate", direction="both")], calibrate=True),
-        "prediction": SignalRule(detectors=_NUMERIC, calibrate=True),
+        # a numeric prediction's shape, or a class prediction's mix (whichever the model sends)
+        "prediction": SignalRule(detectors=[*_NUMERIC, RateCusumParams(watch="categories", direction="both")],
+                                 calibrate=True),
         "score": SignalRule(detectors=_NUMERIC, calibrate=True),
         "score:*": SignalRule(detectors=_NUMERIC, calibrate=True),
         # against the reference error rate, not DDM's lowest rate so far: that minimum is noise over the

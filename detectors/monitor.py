@@ -140,7 +140,9 @@ class _VersionsAt(Sequence[str]):
     def __len__(self) -> int:
         return int(self._positions.shape[0])
 
-    def __getitem__(self, i: int) -> str:  # type: ignore[override]
+    def __getitem__(self, i: int | slice) -> str | list[str]:  # type: ignore[override]
+        if isinstance(i, slice):
+            return [self._run.version(int(k)) for k in self._positions[i]]
         return self._run.version(int(self._positions[i]))
 
 
@@ -171,19 +173,22 @@ class SignalMonitor:
     """All detectors and windows of one signal of one model."""
 
     def __init__(self, signal: str, rule: SignalRule, policy: ModelPolicy,
-                 reference: ReferenceStats | None = None, false_alarm_rate: float | None = None) -> None:
+                 reference: ReferenceStats | None = None, false_alarm_rate: float | None = None, *,
+                 categorical: bool = False) -> None:
         self.signal = signal
         self.rule = rule
         self.policy = policy
         self.kind = kind_of(signal)
         self.updates = 0
-        self.slots = [DetectorSlot(build_detector(p)) for p in rule.detectors]
+        self.categorical = categorical or is_category_signal(signal)
+        """Fed category codes (`encode`): only the rule's detectors of categories watch it."""
+        self.slots = [DetectorSlot(build_detector(p)) for p in rule.detectors if takes_codes(p) == self.categorical
+                      or is_category_signal(signal)]
         waiting = [slot for slot in self.slots if _wants_reference(slot.detector.params, rule)]
         self.false_alarm_rate = (false_alarm_rate if false_alarm_rate is not None
                                  else policy.calibration.target_false_alarm_rate) / max(len(waiting), 1)
         # windows of 0/1 bits and category codes would show numbers that mean nothing as numbers
-        self.publish_windows = policy.windows.enabled and not is_missing_signal(signal) \
-            and not is_category_signal(signal)
+        self.publish_windows = policy.windows.enabled and not is_missing_signal(signal) and not self.categorical
         self.categories: list[str] = []
         self._codes: dict[str, int] = {}
         self.windows = SignalWindows(signal, policy.windows) if self.publish_windows or waiting else None
@@ -376,6 +381,11 @@ class SignalMonitor:
         )
 
 
+def takes_codes(params: DetectorParams) -> bool:
+    """Whether a detector watches category codes (a mix of categories), not numbers."""
+    return isinstance(params, RateCusumParams) and params.watch == "categories"
+
+
 def _wants_reference(params: DetectorParams, rule: SignalRule) -> bool:
     """Whether a detector waits for the signal's reference: calibrated ones, and a rate CUSUM given no
     reference rates (it has nothing to compare with until then)."""
@@ -495,10 +505,7 @@ class ModelMonitor:
         prediction numeric and labelled inline, takes no per-event step in Python besides C-speed
         attribute reads."""
         guesses = list(map(_prediction_of, predictions))
-        positions, values = _numeric_column(guesses)
-        monitor = self._signal(PREDICTION) if positions.shape[0] else None
-        if monitor is not None:
-            monitor.update(values, at_run[positions], run, out)
+        self._prediction_signal(guesses, at_run, run, out)
         scores = list(map(_score_of, predictions))  # most streams send no score
         if scores.count(None) < len(scores):
             for signal, (at, values) in _score_columns(at_run, scores).items():
@@ -528,6 +535,26 @@ class ModelMonitor:
         if error_monitor is not None:
             error_monitor.update(_error_bits(guesses, known, self.policy.error_threshold), at, run, out)
         self._performance(guesses, known, at, run, out)
+
+    def _prediction_signal(self, guesses: list[Target], at_run: npt.NDArray[np.intp], run: EventRun,
+                           out: MonitorOutput) -> None:
+        """Numbers are watched as numbers; class names as a mix of categories, on the same signal
+        `prediction`. The model's first prediction since its reset decides which; predictions of the
+        other kind are not watched (a model does not switch between the two)."""
+        monitor = self.signals.get(PREDICTION)
+        classes = (monitor.categorical if monitor is not None
+                   else bool(guesses) and isinstance(guesses[0], str))
+        if classes:
+            texts = [(k, g) for k, g in enumerate(guesses) if isinstance(g, str)]
+            monitor = self._signal(PREDICTION, categorical=True) if texts else None
+            if monitor is not None:
+                at = np.array([k for k, _ in texts], dtype=np.intp)
+                monitor.update(monitor.encode([g for _, g in texts]), at_run[at], run, out)
+            return
+        positions, values = _numeric_column(guesses)
+        monitor = self._signal(PREDICTION) if positions.shape[0] else None
+        if monitor is not None:
+            monitor.update(values, at_run[positions], run, out)
 
     def observe_label(self, label: LabelEvent, pending: PendingPrediction) -> MonitorOutput:
         """Feed the error bit of a joined prediction; the alert points at the prediction's event_index."""
@@ -568,7 +595,8 @@ class ModelMonitor:
             task = self.policy.performance_task or task_of(predictions[0], labels[0])
             self.performance = PerformanceMonitor(self.model_id, self.policy.performance, self.policy.windows,
                                                   regression=task == "regression",
-                                                  false_alarm_rate=self.false_alarm_share())
+                                                  false_alarm_rate=self.false_alarm_share(),
+                                                  auto=self.policy.performance_task is None)
         closed = self.performance.update(predictions, labels, run.indices[positions], run.ts[positions],
                                          _VersionsAt(run, positions))
         for window in closed:
@@ -625,16 +653,18 @@ class ModelMonitor:
         self.performance = None
         return True
 
-    def _signal(self, signal: str) -> SignalMonitor | None:
-        """The signal's monitor, made on first sight; None when the config watches it with nothing."""
+    def _signal(self, signal: str, *, categorical: bool = False) -> SignalMonitor | None:
+        """The signal's monitor, made on first sight (`categorical`: fed category codes); None when the
+        config watches it with nothing."""
         monitor = self.signals.get(signal)
         if monitor is None and signal not in self._unwatched:
             rule = self.policy.rule_for(signal)
-            if rule is None or not rule.detectors:
+            monitor = None if rule is None else SignalMonitor(signal, rule, self.policy, self.references.get(signal),
+                                                              self.false_alarm_share(), categorical=categorical)
+            if monitor is None or not monitor.slots:
                 self._unwatched.add(signal)
                 return None
-            monitor = self.signals[signal] = SignalMonitor(signal, rule, self.policy, self.references.get(signal),
-                                                           self.false_alarm_share())
+            self.signals[signal] = monitor
         return monitor
 
     def false_alarm_share(self) -> float:

@@ -54,6 +54,9 @@ from detectors.scoring import classification_scores, mean_absolute_error, root_m
 from detectors.windows import FixedBuffer, WindowConfig
 from schemas.types import Target
 
+AUTO_REGRESSION_VALUES = 32
+"""More distinct whole numbers than this among a reference's predictions and labels, and `auto` takes
+the model for a regression after all."""
 MAX_CLASSES = 100
 """Classes a model's performance tells apart, in order of first sight; later ones share one code."""
 OTHER = MAX_CLASSES
@@ -127,8 +130,10 @@ class PerformanceWindow(BaseModel):
 
 
 def task_of(prediction: Target, label: Target) -> Task:
-    """`auto`'s guess from a labelled prediction: numbers with a fraction are a regression's; class names,
-    and whole numbers (0 and 1, class ids), a classifier's. A regression of counts says so in its config."""
+    """`auto`'s first guess from a labelled prediction: numbers with a fraction are a regression's; class
+    names, and whole numbers (0 and 1, class ids), a classifier's until the reference shows more than
+    AUTO_REGRESSION_VALUES distinct numbers (`PerformanceMonitor`): prices sent as integers are a
+    regression's. A classifier of more classes, sent as numbers, says so in its config."""
     numbers = isinstance(prediction, float) and isinstance(label, float)
     if numbers and not (float(prediction).is_integer() and float(label).is_integer()):
         return "regression"
@@ -148,7 +153,7 @@ class PerformanceMonitor:
     """The reference and the current window of one model's labelled predictions."""
 
     def __init__(self, model_id: str, config: PerformanceConfig, windows: WindowConfig, *, regression: bool,
-                 false_alarm_rate: float) -> None:
+                 false_alarm_rate: float, auto: bool = False) -> None:
         self.model_id = model_id
         self.config = config
         self.windows = windows
@@ -167,6 +172,13 @@ class PerformanceMonitor:
         """Regression pairs with a class name on either side: no error to measure."""
         self.first_index = -1
         self.from_ts = 0.0
+        self.auto = auto
+        """The task is `auto`'s guess: a classifier of whole numbers may still turn out a regression."""
+
+    @property
+    def may_become_regression(self) -> bool:
+        return (self.auto and self.task == "classification" and not self.reference.full
+                and all(isinstance(name, float) for name in self.classes))
 
     @property
     def limit(self) -> float | None:
@@ -177,6 +189,13 @@ class PerformanceMonitor:
                ts: npt.NDArray[np.float64], versions: Sequence[str]) -> list[ClosedWindow]:
         """Add labelled predictions, in label order; return the windows they closed (the reference first,
         when these pairs completed it)."""
+        if self.may_become_regression:
+            at = self._regression_from(predictions, labels)
+            if at is not None:  # the pairs before it as a classifier's, then the model is a regression's
+                before = self.update(predictions[:at], labels[:at], indices[:at], ts[:at], versions[:at])
+                self._become_regression()
+                later = self.update(predictions[at:], labels[at:], indices[at:], ts[at:], versions[at:])
+                return before + [ClosedWindow(c.position + at, c.window, c.alert) for c in later]
         kept, encoded = self._encode(predictions, labels)
         closed: list[ClosedWindow] = []
         i, n = 0, len(kept)
@@ -206,6 +225,35 @@ class PerformanceMonitor:
                 closed.append(self._close(last, int(indices[last]), float(ts[last]), versions[last]))
                 current.length = 0
         return closed
+
+    def _regression_from(self, predictions: Sequence[Target], labels: Sequence[Target]) -> int | None:
+        """The position of the pair that brings the reference's distinct numbers past AUTO_REGRESSION_VALUES,
+        if one of the pairs still bound for the reference does; a class name on either side settles it
+        as a classifier. Pair by pair, so any cut of the stream switches at the same pair."""
+        seen = set(self.classes)
+        for k in range(min(len(predictions), self.reference.data.size - self.reference.length)):
+            prediction, label = predictions[k], labels[k]
+            if not isinstance(prediction, float) or not isinstance(label, float):
+                self.auto = False
+                return None
+            seen.add(prediction)
+            seen.add(label)
+            if len(seen) > AUTO_REGRESSION_VALUES:
+                return k
+        return None
+
+    def _become_regression(self) -> None:
+        """Turn the reference's class pairs into errors (every class is a number, and fewer than
+        MAX_CLASSES, so each code names its value) and watch errors from now on."""
+        codes = self.reference.held().astype(np.int64)
+        values = np.array(self.classes, dtype=np.float64)
+        errors = values[codes // CELLS] - values[codes % CELLS]
+        self.task, self.auto = "regression", False
+        self.reference = FixedBuffer(self.reference.data.size, np.float32)
+        self.reference.data[: errors.size] = errors
+        self.reference.length = errors.size
+        self.current = FixedBuffer(self.current.data.size, np.float32)
+        self.classes, self._codes = [], {}
 
     def restore(self, classes: list[float | str], reference: bytes, current: bytes, first_index: int, from_ts: float,
                 reference_window: PerformanceWindow | None, in_drop: bool) -> None:

@@ -87,6 +87,8 @@ class SignalState(_State):
     slots: list[SlotState]
     windows: WindowsState | None
     categories: list[str] = Field(default_factory=list)
+    categorical: bool = False
+    """Fed category codes: a class prediction (format 6)."""
 
 
 class DriftRecordState(_State):
@@ -213,6 +215,7 @@ def _signal_document(signal: SignalMonitor) -> dict[str, object]:
             "from_ts": windows.from_ts,
         },
         "categories": signal.categories,
+        "categorical": signal.categorical,
     }
 
 
@@ -250,7 +253,8 @@ def _restore_performance(state: MonitorState, policy: ModelPolicy, false_alarm_r
     if (policy.performance_task or saved.task) != saved.task:
         return None
     performance = PerformanceMonitor(state.model_id, policy.performance, policy.windows,
-                                     regression=saved.task == "regression", false_alarm_rate=false_alarm_rate)
+                                     regression=saved.task == "regression", false_alarm_rate=false_alarm_rate,
+                                     auto=policy.performance_task is None)
     performance.restore(saved.classes, saved.reference, saved.current, saved.first_index, saved.from_ts,
                         saved.reference_window, saved.in_drop)
     performance.drops, performance.skipped = saved.drops, saved.skipped
@@ -258,7 +262,8 @@ def _restore_performance(state: MonitorState, policy: ModelPolicy, false_alarm_r
 
 
 def _restore_signal(saved: SignalState, policy: ModelPolicy, false_alarm_rate: float) -> SignalMonitor:
-    signal = SignalMonitor(saved.signal, saved.rule, policy, false_alarm_rate=false_alarm_rate)
+    signal = SignalMonitor(saved.signal, saved.rule, policy, false_alarm_rate=false_alarm_rate,
+                           categorical=saved.categorical)
     signal.updates = saved.updates
     slots = []
     for s in saved.slots:

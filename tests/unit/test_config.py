@@ -18,7 +18,7 @@ def watches(policy: ModelPolicy, signal: str) -> list[str]:
 def test_no_file_means_the_calibrated_zero_config_defaults() -> None:
     policy = load_config(None).policy_for("any-model")
     assert watches(policy, "feature:age") == ["location", "spread", "adwin"]
-    assert watches(policy, "prediction") == ["location", "spread", "adwin"]
+    assert watches(policy, "prediction") == ["location", "spread", "adwin", "categories"]  # numbers, or class names
     assert watches(policy, "missing:age") == ["rate"]
     assert watches(policy, "category:plan") == ["categories"]
     assert watches(policy, "error") == ["rate"]
