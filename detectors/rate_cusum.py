@@ -57,9 +57,11 @@ LOCATION_QUANTILES = (0.02, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0
 WATCHED_SETS = {"rate": [[1]], "spread": [[0, 4], [2]]}
 ODDS_RATIOS = (1.25, 1.5, 2.0, 4.0, 16.0)
 SHIFTS = (0.25, 0.5, 1.0, 2.0)
-REFERENCE_Z = 2.0
+REFERENCE_Z = (1.0, 2.0)
 """How far a rate CUSUM's reference rate sits from the counted one, in standard errors, towards the
-change it watches for."""
+change it watches for: between these, as `reference_z` says."""
+MARGIN_Z = 3.0
+"""How many standard errors off a reference must be before any statistic of its bank drifts up."""
 LOCATION_Z = 1.0
 """The location CUSUM's slack, in standard errors of the reference's mean score."""
 Watch = Literal["rate", "spread", "location", "categories"]
@@ -176,10 +178,16 @@ class RateCusumParams(DetectorParams):
                     row = tilted(self.rates, [direction * s for s in scores], shift)
                     rows.append([x - own for x in row])
         else:
+            alternatives = self.alternatives()
             for cells, rate in zip(self.watched_sets(), self.rates, strict=True):
-                for ratio in self.alternatives():
-                    bound = wilson_upper if ratio > 1.0 else wilson_lower
-                    reference = bound(rate * size, size, REFERENCE_Z) if size else rate
+                for ratio in alternatives:
+                    rises = ratio > 1.0
+                    reference = rate
+                    if size:
+                        smallest = min(r for r in alternatives if r > 1.0) if rises else \
+                            max(r for r in alternatives if r < 1.0)
+                        z = reference_z(rate, size, smallest)
+                        reference = (wilson_upper if rises else wilson_lower)(rate * size, size, z)
                     rows.append(rate_increments(reference, ratio, cells, n_cells))
         return [[(x - self.slack) / self.dependence for x in row] for row in rows]
 
@@ -212,7 +220,7 @@ def calibrate(params: RateCusumParams, values: Floats, false_alarm_rate: float) 
     if params.watch == "location":
         edges = reference_cells(values, LOCATION_QUANTILES)
     elif params.watch == "spread":
-        edges = np.quantile(values, SPREAD_QUANTILES)
+        edges = between_values(np.quantile(values, SPREAD_QUANTILES), values)
     else:
         edges = np.empty(0)
     if params.watch == "categories":
@@ -234,6 +242,24 @@ def calibrate(params: RateCusumParams, values: Floats, false_alarm_rate: float) 
     })
 
 
+def reference_z(rate: float, size: float, smallest: float) -> float:
+    """The Wilson z of a rate counted over `size` values, for a bank whose smallest move is the odds
+    ratio `smallest`. That CUSUM's statistic drifts up only if the true rate is beyond its break-even
+    rate (between the reference and the alternative); a reference off by less than that is harmless.
+    So the bound charges only what the break-even leaves of MARGIN_Z standard errors: the full 2 on a
+    young reference, where the break-even is within a standard error, 1 on a mature one, where it is
+    several away (a 5% rate counted 20,000 times: 3.4). A matured reference then sees a 1.5x rise
+    about a sixth sooner, at the same margin."""
+    low, high = REFERENCE_Z
+    if not 0.0 < rate < 1.0:
+        return high
+    se = math.sqrt(rate * (1.0 - rate) / size)
+    p1 = smallest * rate / (1.0 - rate + smallest * rate)
+    inside, outside = math.log(p1 / rate), math.log((1.0 - p1) / (1.0 - rate))
+    break_even = -outside / (inside - outside)  # the true rate at which its statistic neither rises nor falls
+    return min(high, max(low, MARGIN_Z - abs(break_even - rate) / se))
+
+
 def rates_of(watch: Watch, counts: list[float]) -> list[float]:
     """The rates a CUSUM compares with, from the reference's values per cell: each watched set's share
     (location: each cell's share, a cell left empty given half a value, so a value beyond anything the
@@ -249,10 +275,30 @@ def rates_of(watch: Watch, counts: list[float]) -> list[float]:
 
 def reference_cells(values: Floats, quantiles: tuple[float, ...] | Floats) -> Floats:
     """Cuts at the reference's quantiles (fewer where ties merge them), plus its minimum and just above
-    its maximum: a cell below and one above anything the reference saw."""
-    top = np.nextafter(values.max(), np.inf)
-    edges: Floats = np.unique(np.concatenate([[values.min()], np.quantile(values, quantiles), [top]]))
-    return edges
+    its maximum: a cell below and one above anything the reference saw; each cut off the values
+    (`between_values`)."""
+    top = values.max() + _margin(values.max())
+    edges = np.unique(np.concatenate([[values.min()], np.quantile(values, quantiles), [top]]))
+    return np.unique(between_values(edges, values))
+
+
+def between_values(edges: Floats, values: Floats) -> Floats:
+    """Each cut that falls on a value the reference holds, moved halfway down to the next lower one (or
+    just below the smallest). Why: the reference is kept as float32 (detectors/windows.py) and live
+    values come as float64, so a tied value such as 1/9 sits a rounding above a cut made from the
+    reference and a rounding below it live: the whole tie changed cells, and a stationary stream of a
+    few distinct values looked like drift."""
+    distinct = np.unique(values)
+    j = np.searchsorted(distinct, edges, side="left")
+    on = (j < distinct.size) & (distinct[np.minimum(j, distinct.size - 1)] == edges)
+    lower = np.where(j > 0, distinct[np.maximum(j - 1, 0)], edges - 2.0 * _margin(edges))
+    moved: Floats = np.maximum.accumulate(np.where(on, (lower + edges) / 2.0, edges))  # a cut moved below an
+    return moved  # interpolated one just before it meets it instead
+
+
+def _margin(x: Floats | float) -> Floats | float:
+    """Well beyond float32 rounding of x, well within any real gap between values."""
+    return np.abs(x) * 1e-6 + 1e-12
 
 
 def rate_increments(rate: float, odds_ratio: float, cells: list[int], n_cells: int) -> list[float]:

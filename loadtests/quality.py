@@ -16,8 +16,11 @@ alert on it; what neither side watches is reported as not watched, never as quie
 """
 
 import argparse
+import fnmatch
 import json
+import math
 import platform
+import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,11 +28,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from river import drift
+from river import datasets, drift
 from river.drift import binary
 
+from detectors.calibration import signal_false_alarm_rate
 from detectors.config import MonitoringConfig
 from detectors.monitor import ModelMonitor
+from detectors.rate_cusum import RateCusumParams
 from detectors.signals import ERROR, PERFORMANCE, PREDICTION, SCORE, category_signal, feature_signal, missing_signal
 from schemas import PredictionEvent, Severity
 
@@ -190,6 +195,76 @@ def score_shift(rng: np.random.Generator, n: int, at: int) -> Stream:
     return Stream(stream.features, stream.predictions, stream.labels, scores.tolist())
 
 
+def error_from(base: float, to: float) -> Maker:
+    """A classifier whose error rate moves from `base` to `to` at the change."""
+    def make(rng: np.random.Generator, n: int, at: int) -> Stream:
+        return _stream(rng, n, {"x": rng.normal(size=n).tolist()}, np.where(_after(n, at), to, base))
+    return make
+
+
+def spread_narrows(rng: np.random.Generator, n: int, at: int) -> Stream:
+    """The spread shrinks by 15%, the mean unchanged."""
+    return _stream(rng, n, {"x": (rng.normal(size=n) * np.where(_after(n, at), 0.85, 1.0)).tolist()})
+
+
+def category_vanishes(rng: np.random.Generator, n: int, at: int) -> Stream:
+    """One category's share falls from 10% to 1%, the others take it up."""
+    before, after = np.array([0.4, 0.3, 0.2, 0.1]), np.array([0.44, 0.33, 0.22, 0.01])
+    codes = np.where(_after(n, at), rng.choice(4, size=n, p=after), rng.choice(4, size=n, p=before))
+    return _stream(rng, n, {"plan": [f"p{k}" for k in codes]})
+
+
+def class_prediction(rng: np.random.Generator, n: int, at: int) -> Stream:
+    """A fraud classifier's class-name prediction, 'fraud' from 5% to 15% of predictions, no labels yet."""
+    fraud = rng.random(n) < np.where(_after(n, at), 0.15, 0.05)
+    return Stream({"x": rng.normal(size=n).tolist()}, np.where(fraud, "fraud", "ok").tolist(), [None] * n)
+
+
+def ar1(rng: np.random.Generator, n: int, phi: float) -> np.ndarray:
+    """A stationary AR(1) series with unit variance: each value phi times the last plus fresh noise."""
+    noise = rng.normal(size=n) * np.sqrt(1.0 - phi * phi)
+    values = np.empty(n)
+    values[0] = rng.normal()
+    for i in range(1, n):
+        values[i] = phi * values[i - 1] + noise[i]
+    return values
+
+
+def autocorrelated(phi: float) -> Maker:
+    def make(rng: np.random.Generator, n: int, at: int) -> Stream:
+        return _stream(rng, n, {"a": ar1(rng, n, phi).tolist(), "b": ar1(rng, n, phi).tolist()})
+    return make
+
+
+def real(name: str, drift: bool) -> Maker:
+    """A data set river ships (real sensor or image features, their ties and shapes), drawn with
+    replacement in random order: stationary, or, from the change, with its minority rows (Shuttle's
+    anomalies, Segment's 'path' regions) drawn three times as often: a covariate shift with real
+    marginals and correlations. The prediction is the true class (1: the minority), wrong 5% of the time."""
+    def make(rng: np.random.Generator, n: int, at: int) -> Stream:
+        table, classes = _real_table(name)
+        rows = rng.integers(0, len(classes), size=n)
+        if drift:
+            heavy = np.where(classes == 1, 3.0, 1.0)
+            rows = np.where(_after(n, at), rng.choice(len(classes), size=n, p=heavy / heavy.sum()), rows)
+        truth = classes[rows].astype(float)
+        predictions = np.where(rng.random(n) < 0.05, 1.0 - truth, truth)
+        return Stream({f"f{j}": table[rows, j].tolist() for j in range(table.shape[1])}, predictions.tolist(),
+                      truth.tolist())
+    return make
+
+
+def _real_table(name: str) -> tuple[np.ndarray, np.ndarray]:
+    """Features (float64 rows) and a class per row (1: the minority) of a data set river ships."""
+    if name == "shuttle":
+        rows = list(datasets.Shuttle())
+    else:
+        rows = [(x, 1 if y == "path" else 0) for x, y in datasets.ImageSegments()]
+    names = list(rows[0][0])
+    table = np.array([[float(x[k]) for k in names] for x, _ in rows])
+    return table, np.array([int(y) for _, y in rows])
+
+
 def scenarios(scale: float) -> list[Scenario]:
     control, change = int(100_000 * scale), int(40_000 * scale)
     at = change // 2
@@ -217,6 +292,20 @@ def scenarios(scale: float) -> list[Scenario]:
         Scenario("regression errors x1.5", regression_errors_grow, change, at, PERFORMANCE),
         # added last, so the rows above keep the seeds (row numbers) their published figures came from
         Scenario("labelled regression", regression, control, what="regression, Student-t(3) errors, labelled"),
+        # issue 25: moderate changes, falls, class predictions, autocorrelation, real data
+        Scenario("AR(1) phi 0.8", autocorrelated(0.8), control, what="two stationary AR(1) features, phi 0.8"),
+        Scenario("AR(1) phi 0.3", autocorrelated(0.3), control, what="two stationary AR(1) features, phi 0.3"),
+        Scenario("shuttle (real)", real("shuttle", False), control, what="river's Shuttle, 9 integer sensors"),
+        Scenario("segment (real)", real("segment", False), int(control * 0.5), what="river's ImageSegments, "
+                 "18 features"),
+        Scenario("error 5% -> 7.5% (x1.5)", error_from(0.05, 0.075), change, at, ERROR),
+        Scenario("error 5% -> 10% (x2)", error_from(0.05, 0.10), change, at, ERROR),
+        Scenario("mean +0.25 sigma", mean_shift(0.25), change, at, x),
+        Scenario("spread x0.85", spread_narrows, change, at, x),
+        Scenario("category 10% -> 1%", category_vanishes, change, at, category_signal("plan")),
+        Scenario("class prediction 5% -> 15%", class_prediction, change, at, PREDICTION),
+        Scenario("shuttle anomalies x3 (real)", real("shuttle", True), change, at, "feature:*"),
+        Scenario("segment 'path' x3 (real)", real("segment", True), change, at, "feature:*"),
     ]
 
 
@@ -231,14 +320,22 @@ def events_of(stream: Stream, model_id: str) -> list[PredictionEvent]:
                                                      strict=True))]
 
 
-def run_driftline(events: list[PredictionEvent]) -> tuple[dict[str, list[int]], set[str]]:
-    """Drift alerts per signal (event indices) from the zero-config monitor, and the signals it watched."""
+def run_driftline(events: list[PredictionEvent], costs: Result | None = None
+                  ) -> tuple[dict[str, list[int]], set[str]]:
+    """Drift alerts per signal (event indices) from the zero-config monitor, and the signals it watched;
+    `costs` gets the monitor's time per event and the reference sizes its rate CUSUMs reached."""
     monitor = ModelMonitor(events[0].model_id, MonitoringConfig().defaults)
     drifts: dict[str, list[int]] = {}
+    started = time.perf_counter()
     for start in range(0, len(events), 500):
         for alert in monitor.observe_many(events[start : start + 500]).alerts:
             if alert.severity == Severity.DRIFT:
                 drifts.setdefault(alert.signal, []).append(alert.event_index)
+    if costs is not None:
+        costs["us_per_event"] = (time.perf_counter() - started) / len(events) * 1e6
+        sizes = [slot.detector.params.reference_size for signal in monitor.signals.values() for slot in signal.slots
+                 if isinstance(slot.detector.params, RateCusumParams)]
+        costs["reference_size"] = {"min": min(sizes, default=0), "max": max(sizes, default=0)}
     watched = set(monitor.signals) | ({PERFORMANCE} if monitor.performance is not None else set())
     return drifts, watched
 
@@ -264,7 +361,8 @@ def run_river(stream: Stream) -> tuple[dict[str, list[int]], set[str]]:
             if isinstance(value, float):
                 feed(feature_signal(name), drift.ADWIN, i, value)  # type: ignore[arg-type]
         prediction, label = stream.predictions[i], stream.labels[i]
-        feed(PREDICTION, drift.PageHinkley, i, prediction)  # type: ignore[arg-type]
+        if isinstance(prediction, float):  # river's detectors take numbers: a class name goes unwatched
+            feed(PREDICTION, drift.PageHinkley, i, prediction)
         if stream.scores is not None:  # a score is a number: the user would watch it like the prediction
             feed(SCORE, drift.PageHinkley, i, stream.scores[i])  # type: ignore[arg-type]
         if label is not None:
@@ -280,8 +378,10 @@ def score(scenario: Scenario, drifts: dict[str, list[int]], watched: set[str]) -
                    "false_alarms_per_100k_per_signal": per_signal,
                    "false_alarms_per_100k_per_model": false_alarms / before * 100_000}
     if scenario.change_at is not None and scenario.signal is not None:
-        hits = [i for i in drifts.get(scenario.signal, []) if i >= scenario.change_at]
-        row["watched"] = scenario.signal in watched
+        pattern = scenario.signal  # one signal, or a pattern such as feature:* (the first of them to see it)
+        hits = sorted(i for signal, found in drifts.items() if fnmatch.fnmatchcase(signal, pattern)
+                      for i in found if i >= scenario.change_at)
+        row["watched"] = any(fnmatch.fnmatchcase(signal, pattern) for signal in watched)
         row["detected"] = bool(hits)
         row["delay_events"] = hits[0] - scenario.change_at if hits else None
     return row
@@ -293,14 +393,56 @@ def run(quick: bool) -> Result:
     for k, scenario in enumerate(scenarios(0.25 if quick else 1.0)):
         stream = scenario.make(np.random.default_rng([2026, k]), scenario.events, scenario.change_at or 0)
         events = events_of(stream, f"q{k}")
+        costs: Result = {}
+        driftline = score(scenario, *run_driftline(events, costs))
         rows.append({"scenario": scenario.name, "kind": "control" if scenario.change_at is None else "drift",
                      "events": scenario.events, "change_at": scenario.change_at, "signal": scenario.signal,
-                     "what": scenario.what, "driftline": score(scenario, *run_driftline(events)),
+                     "what": scenario.what, "driftline": {**driftline, **costs},
                      "river": score(scenario, *run_river(stream))})
         print(line(rows[-1]), flush=True)
-    return {"rows": rows, "run": {"quick": quick, "seconds": time.perf_counter() - started,
-                                  "python": platform.python_version(),
-                                  "date": time.strftime("%Y-%m-%d", time.gmtime())}}
+    print(f"\n{'yardstick: median delay over seeds':<44}{'delay':>8}{'bound':>8}{'ratio':>7}{'missed':>8}"
+          f"{'FA':>5}")
+    print("(bound: ln(1/a)/KL, the delay of a CUSUM told the change in advance, a the signal's false-alarm share)")
+    marks = yardstick(3 if quick else 9)
+    return {"rows": rows, "yardstick": marks,
+            "run": {"quick": quick, "seconds": time.perf_counter() - started, "python": platform.python_version(),
+                    "date": time.strftime("%Y-%m-%d", time.gmtime())}}
+
+
+def bernoulli_kl(after: float, before: float) -> float:
+    return after * math.log(after / before) + (1 - after) * math.log((1 - after) / (1 - before))
+
+
+def yardstick(seeds: int) -> list[Result]:
+    """The physical limit beside each delay: for mean shifts and rate rises, the median delay over seeded
+    runs (a run that never finds the change counts as the longest) and Lorden's bound ln(1/a)/KL, where a
+    is the signal's per-event false-alarm share in this one-feature model and KL the change's
+    Kullback-Leibler divergence per event."""
+    share = signal_false_alarm_rate(1e-5, 1e-5, 1)
+    cases: list[tuple[str, Maker, str, float]] = [
+        *((f"mean +{d:g} sigma", mean_shift(d), feature_signal("x"), d * d / 2) for d in (0.25, 0.5, 1.0, 2.0)),
+        ("error 5% -> 7.5% (x1.5)", error_from(0.05, 0.075), ERROR, bernoulli_kl(0.075, 0.05)),
+        ("error 5% -> 10% (x2)", error_from(0.05, 0.10), ERROR, bernoulli_kl(0.10, 0.05)),
+    ]
+    marks = []
+    at, n = 20_000, 30_000
+    for k, (name, make, signal, kl) in enumerate(cases):
+        delays, false_alarms = [], 0
+        for seed in range(seeds):
+            stream = make(np.random.default_rng([2027, k, seed]), n, at)
+            scored = score(Scenario(name, make, n, at, signal), *run_driftline(events_of(stream, f"y{k}")))
+            delays.append(scored["delay_events"] if scored["detected"] else math.inf)
+            false_alarms += scored["false_alarms"]
+        median = statistics.median(delays)
+        bound = math.log(1 / share) / kl
+        marks.append({"change": name, "signal": signal, "seeds": seeds, "median_delay": median if
+                      math.isfinite(median) else None, "bound": bound, "ratio": median / bound if
+                      math.isfinite(median) else None, "missed": sum(not math.isfinite(d) for d in delays),
+                      "false_alarms": false_alarms, "changed_at": at, "events": n})
+        shown = f"{median:.0f}" if math.isfinite(median) else "missed"
+        ratio = f"{median / bound:.2f}" if math.isfinite(median) else "-"
+        print(f"{name:<44}{shown:>8}{bound:>8.0f}{ratio:>7}{marks[-1]['missed']:>8}{false_alarms:>5}", flush=True)
+    return marks
 
 
 def _cell(side: Result, drift_row: bool) -> str:
@@ -316,7 +458,10 @@ def _cell(side: Result, drift_row: bool) -> str:
 
 def line(row: Result) -> str:
     drift_row = row["kind"] == "drift"
-    return f"{row['scenario']:<30}{_cell(row['driftline'], drift_row):>24}  {_cell(row['river'], drift_row):>24}"
+    ours = row["driftline"]
+    sizes = ours["reference_size"]
+    return (f"{row['scenario']:<30}{_cell(ours, drift_row):>24}  {_cell(row['river'], drift_row):>24}"
+            f"  ref {sizes['min']:>5}-{sizes['max']:<5} {ours['us_per_event']:>6.1f} us/event")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -324,7 +469,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="a quarter of the events")
     parser.add_argument("--out", type=Path, help="results file (default loadtests/results/quality[-quick].json)")
     args = parser.parse_args(argv)
-    print(f"{'scenario':<30}{'driftline zero-config':>24}  {'river defaults':>24}")
+    print(f"{'scenario':<30}{'driftline zero-config':>24}  {'river defaults':>24}  driftline's reference sizes, "
+          "monitor cost")
     print("(drift rows: events from the change to the first drift alert on its signal; FA: false drift "
           "alerts per 100k events per watched signal, and per model over all its signals)")
     out = run(args.quick)
