@@ -259,7 +259,7 @@ def _real_table(name: str) -> tuple[np.ndarray, np.ndarray]:
     if name == "shuttle":
         rows = list(datasets.Shuttle())
     else:
-        rows = [(x, 1 if y == "path" else 0) for x, y in datasets.ImageSegments()]
+        rows = [(x, 1 if y == "path" else 0) for x, y in datasets.ImageSegments()]  # type: ignore[no-untyped-call]
     names = list(rows[0][0])
     table = np.array([[float(x[k]) for k in names] for x, _ in rows])
     return table, np.array([int(y) for _, y in rows])
