@@ -7,8 +7,8 @@ CUSUM's reference is (its edges stay those of the first values), so maturing is 
 bounded (one number a cell), mergeable, and cheap to recalibrate (the increments are recomputed, the
 statistics carry on).
 
-Which values join: the detector counts values per cell in chunks of `reference_size`; when a chunk is
-complete it joins the reference only if the detector has never drifted since its reset, is not part
+Which values join: the detector counts values per cell in chunks (`chunk_size`: the reference doubles);
+when a chunk is complete it joins the reference only if the detector has never drifted since its reset, is not part
 way to a drift (every statistic below half the threshold), and the chunk is like the reference (a
 G-test at 0.1%, divided by the reference's dependence): a slow drift, still below the threshold, is
 not learnt as normal. Chunk ends fall on fixed counts of values, so any cut of the stream into
@@ -22,15 +22,24 @@ BUSY_SHARE = 0.5
 """A chunk ending with any statistic above this share of the threshold stays out: a change may be starting."""
 
 
-def maturing(detector: DriftDetector, drifts: int, chunk_size: int, cap: int) -> int | None:  # type: ignore[type-arg]
+def chunk_size(reference: int, first: int, cap: int) -> int:
+    """The next chunk's size for a reference of `reference` values: as large as the reference (at least
+    `first`), so it doubles, and no further than the cap. Recalibrating costs about half a millisecond,
+    so a 100-feature model maturing by fixed chunks of 500 spent most of its time there; doubling takes
+    six recalibrations from 500 to 20,000, not thirty-nine, and a chunk as large as the reference is
+    tested as strictly as it weighs."""
+    return min(max(first, reference), cap - reference)
+
+
+def maturing(detector: DriftDetector, drifts: int, first: int, cap: int) -> int | None:  # type: ignore[type-arg]
     """How many more values the detector's current chunk takes, or None when its reference no longer
     matures (not a counted rate CUSUM, it drifted, or its reference is at its cap)."""
-    if not isinstance(detector, RateCusum) or drifts or chunk_size <= 0:
+    if not isinstance(detector, RateCusum) or drifts:
         return None
     size = detector.params.reference_size
-    if not size or size + chunk_size > cap:
+    if not size or size >= cap:
         return None
-    return max(chunk_size - int(sum(detector.chunk())), 0)
+    return max(chunk_size(size, first, cap) - int(sum(detector.chunk())), 0)
 
 
 def mature(detector: RateCusum) -> RateCusum:

@@ -24,7 +24,7 @@ class WindowConfig(BaseModel):
     enabled: bool = True
     reference_size: int = Field(default=500, ge=10, le=100_000)
     reference_max: int = Field(default=20_000, ge=10, le=100_000_000, description="how far a rate CUSUM's "
-                               "reference grows while its signal is stable, in chunks of reference_size "
+                               "reference grows while its signal is stable, doubling "
                                "(detectors/maturing.py); at or below reference_size it never grows")
     size: int = Field(default=500, ge=10, le=100_000)
     bins: int = Field(default=10, ge=2, le=100)

@@ -5,7 +5,9 @@ from collections.abc import Iterator
 from pydantic import BaseModel
 
 from agents.keys import RedisKeys
+from detectors.base import DetectorParams
 from detectors.performance import PerformanceWindow
+from detectors.rate_cusum import RateCusumParams
 from detectors.snapshot import SnapshotError, open_snapshot
 from driftline.redis_connect import sync_client
 from driftline.settings import Settings
@@ -18,6 +20,8 @@ class DetectorStatus(BaseModel):
     drifts: int
     warnings: int
     in_warning: bool
+    reference_size: int | None = None
+    """A rate CUSUM's reference: the values its counts hold (it grows while the signal is stable)."""
     statistics: dict[str, float]
 
 
@@ -60,12 +64,17 @@ def model_statuses(settings: Settings, model_id: str | None = None) -> Iterator[
                 retrain_requests=state.retrain.requests,
                 detectors=[
                     DetectorStatus(signal=s.signal, detector=slot.params.type, updates=s.updates, drifts=slot.drifts,
-                                   warnings=slot.warnings, in_warning=slot.in_warning, statistics=slot.statistics)
+                                   warnings=slot.warnings, in_warning=slot.in_warning, statistics=slot.statistics,
+                                   reference_size=_reference_size(slot.params))
                     for s in state.signals for slot in s.slots
                 ],
             )
     finally:
         client.close()
+
+
+def _reference_size(params: DetectorParams) -> int | None:
+    return params.reference_size if isinstance(params, RateCusumParams) and params.counts else None
 
 
 def _performance(window: PerformanceWindow) -> str:
@@ -90,10 +99,11 @@ def render(statuses: list[ModelStatus]) -> str:
         lines.append(f"{status.model_id}  version {status.model_version}  events {status.events_since_reset}  "
                      f"resets {status.resets}  retrain requests {status.retrain_requests}")
         for d in status.detectors:
-            stats = " ".join(f"{k}={v:.4g}" for k, v in d.statistics.items())
+            stats = " ".join(f"{k}={v:.4g}" for k, v in d.statistics.items() if k != "reference_n")
             flag = " WARNING" if d.in_warning else ""
+            reference = "" if d.reference_size is None else f"reference {d.reference_size:<6} "
             lines.append(f"  {d.signal:<24} {d.detector:<13} updates {d.updates:<8} drifts {d.drifts:<4} "
-                         f"warnings {d.warnings:<4}{flag}  {stats}")
+                         f"warnings {d.warnings:<4}{flag}  {reference}{stats}")
         for name, window in (("reference", status.performance_reference), ("last window", status.performance_last)):
             if window is not None:
                 lines.append(f"  performance {name:<12} {_performance(window)}")

@@ -26,6 +26,7 @@ def test_status_shows_each_signal_of_a_model(live_worker: WorkerProcess, model_i
     printed = capsys.readouterr().out
     assert f"{model_id}  version 7  events 1100" in printed
     assert "feature:x" in printed and "adwin" in printed and "drifts 1" in printed
+    assert "reference 1000 " in printed  # 500 values, then 500 more of the same regime; the drift stops it
 
 
 def test_status_of_an_unknown_model_says_so(live_worker: WorkerProcess, monkeypatch: pytest.MonkeyPatch,
