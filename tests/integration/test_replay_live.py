@@ -1,6 +1,7 @@
 """`driftline replay` into the real broker: the session's worker raises what a backtest of the file raises."""
 
 import csv
+from collections import Counter
 from pathlib import Path
 
 import pyarrow as pa
@@ -73,6 +74,48 @@ def test_csv_and_parquet_files_replay_completely(live_worker: WorkerProcess, mod
         assert "sent 2000 events, failed 0, invalid records 0" in capsys.readouterr().err
         wait_for_events(live_worker.settings, model, 2000)
         assert alert_signature(live_worker, model, len(expected)) == expected
+
+
+def test_issue_25_signals_raise_live_what_the_backtest_raises(live_worker: WorkerProcess, model_id: str,
+                                                              tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """A class-name prediction whose 'fraud' share rises, a category that vanishes, a half-sigma shift
+    after references that matured (500, 1,000, 2,000 values), and prices sent as whole numbers whose
+    errors grow: the worker's batches cut these streams where the backtest does not."""
+    import numpy as np
+
+    from schemas import PredictionEvent
+
+    rng = np.random.default_rng(25)
+    n, at = 4_000, 3_000
+    after = np.arange(n) >= at
+    fraud = rng.random(n) < np.where(after, 0.25, 0.05)
+    plan = np.where(after, rng.choice(3, size=n, p=[0.6, 0.39, 0.01]), rng.choice(3, size=n, p=[0.5, 0.3, 0.2]))
+    x = rng.normal(size=n) + 0.5 * after
+    classes = [PredictionEvent(model_id=f"{model_id}-class", model_version="1", event_id=f"c{i}", ts=float(i),
+                               features={"x": float(x[i]), "plan": f"p{plan[i]}"},
+                               prediction="fraud" if fraud[i] else "ok") for i in range(n)]
+    labels = np.round(200_000 + 50_000 * rng.normal(size=n))
+    prices = np.round(labels + 5_000 * rng.standard_t(3, size=n) * np.where(after, 3.0, 1.0))
+    regression = [PredictionEvent(model_id=f"{model_id}-price", model_version="1", event_id=f"p{i}", ts=float(i),
+                                  features={"x": float(rng.normal())}, prediction=float(prices[i]),
+                                  label=float(labels[i])) for i in range(n)]
+    path = tmp_path / "issue25.jsonl"
+    path.write_text("".join(e.model_dump_json() + "\n" for pair in zip(classes, regression, strict=True)
+                            for e in pair), encoding="utf-8")
+    expected = backtest_signature(path)
+    per_model = Counter(a.model_id for a in backtest_file(path, MonitoringConfig()).alerts)
+    signals = {(s, d) for s, d, _, _ in expected}
+    assert {("prediction", "rate_cusum"), ("category:plan", "rate_cusum"), ("feature:x", "rate_cusum"),
+            ("performance", "median_ae_band")} <= signals, expected
+
+    cli_env(live_worker, monkeypatch)
+    assert main(["replay", str(path), "--rate", "20000"]) == 0
+    assert f"sent {2 * n} events, failed 0" in capsys.readouterr().err
+    for model in (f"{model_id}-class", f"{model_id}-price"):
+        wait_for_events(live_worker.settings, model, n)
+    found = [a for model in per_model for a in alert_signature(live_worker, model, per_model[model])]
+    assert sorted(found) == expected
 
 
 def test_replay_without_a_broker_fails_clearly(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
