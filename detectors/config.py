@@ -75,6 +75,9 @@ def _default_signals() -> dict[str, SignalRule]:
                                  calibrate=True),
         "score": SignalRule(detectors=_NUMERIC, calibrate=True),
         "score:*": SignalRule(detectors=_NUMERIC, calibrate=True),
+        # the expected accuracy from the scores alone, without labels: only a fall is a concern
+        "estimated_performance": SignalRule(detectors=[RateCusumParams(watch="location", direction="down")],
+                                            calibrate=True),
         # against the reference error rate, not DDM's lowest rate so far: that minimum is noise over the
         # first labels, so DDM false-alarmed after its warm-up and then went blind to moderate rises.
         # Rises only: fewer errors than the reference is no reason to retrain
@@ -93,6 +96,7 @@ def river_defaults() -> dict[str, SignalRule]:
         "prediction": SignalRule(detectors=[PageHinkleyParams()]),
         "score": SignalRule(detectors=[]),
         "score:*": SignalRule(detectors=[]),
+        "estimated_performance": SignalRule(detectors=[]),
         "error": SignalRule(detectors=[DdmParams()], warmup=200),
     }
 

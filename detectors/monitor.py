@@ -29,9 +29,11 @@ from detectors.rate_cusum import RateCusum, RateCusumParams
 from detectors.registry import build_detector
 from detectors.signals import (
     ERROR,
+    ESTIMATED_PERFORMANCE,
     PERFORMANCE,
     PREDICTION,
     category_signal,
+    confidence,
     error_bit,
     feature_signal,
     is_category_signal,
@@ -360,6 +362,7 @@ class SignalMonitor:
                indices: npt.NDArray[np.int64], positions: npt.NDArray[np.intp], run: EventRun) -> DriftAlert:
         name = slot.detector.name
         before, after = slot.detector.evidence_at(i)
+        self._estimate(before, after)
         last = _last_checkpoint(due, i)
         checkpoint_index = checkpoint_before if last is None else int(indices[last])
         position = int(positions[i])
@@ -379,6 +382,19 @@ class SignalMonitor:
             evidence=Evidence(before={**before, "event_index": float(checkpoint_index)}, after=after),
             detected_at=0.0,
         )
+
+    def _estimate(self, before: dict[str, float], after: dict[str, float]) -> None:
+        """Mark an estimated-performance alert's evidence as an estimate, with the expected accuracy of
+        the reference (before) and of the window being filled (after)."""
+        if self.signal != ESTIMATED_PERFORMANCE or self.windows is None:
+            return
+        after["estimate"] = 1.0
+        reference = self.windows.reference.held()
+        if reference.size:
+            before["expected_accuracy"] = float(reference.mean(dtype=np.float64))
+        current = self.windows.current.held()
+        if current.size:
+            after["expected_accuracy"] = float(current.mean(dtype=np.float64))
 
 
 def takes_codes(params: DetectorParams) -> bool:
@@ -512,6 +528,12 @@ class ModelMonitor:
                 monitor = self._signal(signal)
                 if monitor is not None:
                     monitor.update(values, at, run, out)
+            estimated = self._signal(ESTIMATED_PERFORMANCE)
+            if estimated is not None:
+                scored = [(k, confidence(g, s)) for k, (g, s) in enumerate(zip(guesses, scores, strict=True))
+                          if s is not None]
+                estimated.update(np.array([c for _, c in scored], dtype=np.float64),
+                                 at_run[np.array([k for k, _ in scored], dtype=np.intp)], run, out)
         truths: list[Target | None] = list(map(_label_of, predictions))
         at = at_run
         if None in truths:

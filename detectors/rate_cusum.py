@@ -24,7 +24,8 @@ values' normal scores whose likelihood ratio is exact for the reference's own ce
 heavy tails, ties and 0/1 values keep the bound. `categories` takes category codes (each category
 of the reference its own cell, the last cell for categories the reference never had) and watches
 every cell's share. `direction = "both"` also watches each set's rate falling (a category
-vanishing, a null rate dropping); `up` only rising (an error rate falling is not drift).
+vanishing, a null rate dropping); `up`, the default but for location, only rising (an error rate
+falling is not drift); `down` only falling (location: an estimated accuracy dropping).
 
 The reference matures: `counts` holds the reference's values per cell, and `absorb` adds a later
 stretch of stable values to them (the monitor decides which, detectors/maturing.py), so the
@@ -65,7 +66,7 @@ MARGIN_Z = 3.0
 LOCATION_Z = 1.0
 """The location CUSUM's slack, in standard errors of the reference's mean score."""
 Watch = Literal["rate", "spread", "location", "categories"]
-Direction = Literal["up", "both"]
+Direction = Literal["up", "down", "both"]
 
 
 class RateCusumParams(DetectorParams):
@@ -75,8 +76,8 @@ class RateCusumParams(DetectorParams):
                                      "spread, categories: the rises (odds ratios) the bank's CUSUMs are tuned to")
     shifts: list[float] = Field(default_factory=lambda: list(SHIFTS), min_length=1, description="location: the "
                                 "shifts (in normal scores, about standard deviations) the bank's CUSUMs are tuned to")
-    direction: Direction = Field(default="up", description="rate, categories: 'both' also watches each rate "
-                                 "falling by the same odds ratios")
+    direction: Direction | None = Field(default=None, description="'up' (rises only), 'down' (falls only) or "
+                                        "'both'; unset: both for location, up for the others")
     odds_ratio: float | None = Field(default=None, gt=1.0, le=100.0, description="a bank of this one rise "
                                      "(snapshots from before the bank)")
     shift: float | None = Field(default=None, gt=0.0, le=5.0, description="a bank of this one shift (snapshots "
@@ -127,13 +128,14 @@ class RateCusumParams(DetectorParams):
         if self.watch == "location":
             return [self.shift] if self.shift is not None else list(self.shifts)
         rises = [self.odds_ratio] if self.odds_ratio is not None else list(self.odds_ratios)
-        return rises + ([1.0 / r for r in rises] if self.direction == "both" else [])
+        falls = [1.0 / r for r in rises]
+        return {"down": falls, "both": rises + falls}.get(self.direction or "up", rises)
 
     def watched_sets(self) -> list[list[int]]:
         if self.watch == "categories":
             return [[cell] for cell in range(self.cell_count())]
-        if self.watch == "location":
-            return [[1], [-1]]  # towards higher cells, towards lower ones
+        if self.watch == "location":  # towards higher cells, towards lower ones
+            return {"up": [[1]], "down": [[-1]]}.get(self.direction or "both", [[1], [-1]])
         return WATCHED_SETS[self.watch]
 
     def statistics_count(self) -> int:
@@ -172,7 +174,7 @@ class RateCusumParams(DetectorParams):
         rows: list[list[float]] = []
         if self.watch == "location":
             scores = normal_scores(self.rates)
-            for direction in (1.0, -1.0):
+            for direction in (float(cells[0]) for cells in self.watched_sets()):
                 for shift in self.alternatives():
                     own = shift * LOCATION_Z / math.sqrt(size) if size else 0.0
                     row = tilted(self.rates, [direction * s for s in scores], shift)

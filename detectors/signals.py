@@ -7,6 +7,9 @@ SCORE = "score"
 ERROR = "error"
 PERFORMANCE = "performance"
 """Not a stream of values: the alert signal of a window whose performance dropped (detectors/performance.py)."""
+ESTIMATED_PERFORMANCE = "estimated_performance"
+"""Each scored prediction's chance of being right, as its score says (`confidence`): its mean over a window
+is the expected accuracy, estimated without labels."""
 FEATURE_PREFIX = "feature:"
 MISSING_PREFIX = "missing:"
 CATEGORY_PREFIX = "category:"
@@ -40,7 +43,7 @@ def is_category_signal(signal: str) -> bool:
 
 
 def kind_of(signal: str) -> AlertKind:
-    if signal in (ERROR, PERFORMANCE):
+    if signal in (ERROR, PERFORMANCE, ESTIMATED_PERFORMANCE):
         return AlertKind.CONCEPT
     if signal in (PREDICTION, SCORE) or signal.startswith(SCORE + ":"):
         return AlertKind.PREDICTION
@@ -61,3 +64,18 @@ def error_bit(prediction: float | str, label: float | str, threshold: float | No
     if threshold is not None and isinstance(prediction, float) and isinstance(label, float):
         return int(abs(prediction - label) > threshold)
     return int(prediction != label)
+
+
+def confidence(prediction: float | str, score: float | list[float]) -> float:
+    """The chance the prediction is right if its score is calibrated: the predicted class's probability
+    (a 0/1 prediction against a positive-class score, a class index into a per-class score), else the
+    largest (a class name, which the score's classes do not name: taken as the most likely one)."""
+    if isinstance(score, float):
+        if prediction == 1.0:
+            return score
+        if prediction == 0.0:
+            return 1.0 - score
+        return max(score, 1.0 - score)
+    if isinstance(prediction, float) and prediction.is_integer() and 0 <= prediction < len(score):
+        return score[int(prediction)]
+    return max(score)

@@ -35,7 +35,16 @@ from detectors.calibration import signal_false_alarm_rate
 from detectors.config import MonitoringConfig
 from detectors.monitor import ModelMonitor
 from detectors.rate_cusum import RateCusumParams
-from detectors.signals import ERROR, PERFORMANCE, PREDICTION, SCORE, category_signal, feature_signal, missing_signal
+from detectors.signals import (
+    ERROR,
+    ESTIMATED_PERFORMANCE,
+    PERFORMANCE,
+    PREDICTION,
+    SCORE,
+    category_signal,
+    feature_signal,
+    missing_signal,
+)
 from schemas import PredictionEvent, Severity
 
 RESULTS = Path(__file__).parent / "results"
@@ -220,6 +229,16 @@ def class_prediction(rng: np.random.Generator, n: int, at: int) -> Stream:
     return Stream({"x": rng.normal(size=n).tolist()}, np.where(fraud, "fraud", "ok").tolist(), [None] * n)
 
 
+def confident(rng: np.random.Generator, n: int, at: int) -> Stream:
+    """A classifier with calibrated scores and no labels yet: each prediction is right with the chance
+    its score gives, and the inputs move to where it is less sure, its expected accuracy from 0.95 to
+    0.80 (covariate shift: its scores stay calibrated)."""
+    sure = np.where(_after(n, at), rng.beta(3.0, 2.0, size=n), rng.beta(9.0, 1.0, size=n)) * 0.5 + 0.5
+    predictions = (rng.random(n) < 0.5).astype(float)
+    scores = np.where(predictions == 1.0, sure, 1.0 - sure)
+    return Stream({"x": rng.normal(size=n).tolist()}, predictions.tolist(), [None] * n, scores.tolist())
+
+
 def ar1(rng: np.random.Generator, n: int, phi: float) -> np.ndarray:
     """A stationary AR(1) series with unit variance: each value phi times the last plus fresh noise."""
     noise = rng.normal(size=n) * np.sqrt(1.0 - phi * phi)
@@ -304,7 +323,9 @@ def scenarios(scale: float) -> list[Scenario]:
         Scenario("spread x0.85", spread_narrows, change, at, x),
         Scenario("category 10% -> 1%", category_vanishes, change, at, category_signal("plan")),
         Scenario("class prediction 5% -> 15%", class_prediction, change, at, PREDICTION),
+        Scenario("estimated accuracy 0.95 -> 0.80", confident, change, at, ESTIMATED_PERFORMANCE),
         Scenario("shuttle anomalies x3 (real)", real("shuttle", True), change, at, "feature:*"),
+
         Scenario("segment 'path' x3 (real)", real("segment", True), change, at, "feature:*"),
     ]
 

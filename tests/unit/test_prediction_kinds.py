@@ -71,3 +71,32 @@ def test_few_whole_numbers_stay_a_classifier() -> None:
     monitor, _, windows = feed(stream, [100])
     assert monitor.performance is not None and monitor.performance.task == "classification"
     assert windows[0].metric == "f1"
+
+
+def scored(n: int, at: int, before: tuple[float, float], after: tuple[float, float], seed: int
+           ) -> list[PredictionEvent]:
+    """0/1 predictions without labels whose calibrated scores put their chance of being right at
+    0.5 + Beta(before)/2, then Beta(after)/2 from `at`."""
+    rng = np.random.default_rng(seed)
+    sure = np.where(np.arange(n) >= at, rng.beta(*after, size=n), rng.beta(*before, size=n)) * 0.5 + 0.5
+    predictions = (rng.random(n) < 0.5).astype(float)
+    scores = np.where(predictions == 1.0, sure, 1.0 - sure)
+    return [PredictionEvent(model_id="m", model_version="1", event_id=f"e{i}", ts=float(i), features={"x": 0.5},
+                            prediction=float(p), score=float(s))
+            for i, (p, s) in enumerate(zip(predictions.tolist(), scores.tolist(), strict=True))]
+
+
+def test_an_expected_accuracy_falling_from_the_scores_alone_is_a_concept_alert_marked_as_an_estimate() -> None:
+    stream = scored(6_000, 3_000, (9.0, 1.0), (3.0, 2.0), seed=6)  # expected accuracy 0.95 -> 0.80
+    _, alerts, _ = feed(stream, [3_100])  # the alert's column ends 100 values into a window: its estimate
+    estimated = [a for a in alerts if a.signal == "estimated_performance"]
+    assert estimated and estimated[0].kind == "concept" and 3_000 <= estimated[0].event_index < 3_200
+    first = estimated[0].evidence
+    assert first.after["estimate"] == 1.0
+    assert abs(first.before["expected_accuracy"] - 0.95) < 0.02 and first.after["expected_accuracy"] < 0.93
+    assert feed(stream, [1, 250, 3_001, 3_100], restore=True)[1] == alerts
+
+
+def test_an_expected_accuracy_that_rises_or_holds_raises_no_estimated_performance_alert() -> None:
+    for stream in (scored(6_000, 3_000, (3.0, 2.0), (9.0, 1.0), seed=7), scored(30_000, 30_000, (3, 2), (3, 2), 8)):
+        assert not [a for a in feed(stream, [])[1] if a.signal == "estimated_performance"]
