@@ -4,7 +4,7 @@ The budget. A model may raise at most `model_false_alarm_rate` false drift alert
 all its signals (default 1e-5: one per 100,000 events), and one signal at most
 `target_false_alarm_rate`. The model's budget is split evenly (Bonferroni) over its signals, counted
 from the features of its first event as each feature's value and missing-value signals plus the
-prediction, its score, the performance estimated from it, the error and the performance band
+joint signal, the prediction, its score, the performance estimated from it, the error and the performance band
 (detectors/performance.py), and a
 signal's share evenly over its calibrated detectors: a model with 500 features is held to the same
 rate as a model with one.
@@ -64,10 +64,10 @@ class Reference:
 
 
 def signal_false_alarm_rate(target: float, model_rate: float, features: int) -> float:
-    """One signal's share of the model's budget: each feature's value and missing signals, the
-    prediction, its score, the performance estimated from it, the error and the performance band share
-    it evenly, and no signal gets more than `target`."""
-    return min(target, model_rate / (2 * max(features, 1) + 5))
+    """One signal's share of the model's budget: each feature's value and missing signals, the joint
+    signal, the prediction, its score, the performance estimated from it, the error and the performance
+    band share it evenly, and no signal gets more than `target`."""
+    return min(target, model_rate / (2 * max(features, 1) + 6))
 
 
 def needs_values(params: DetectorParams) -> bool:

@@ -75,6 +75,8 @@ def _default_signals() -> dict[str, SignalRule]:
                                  calibrate=True),
         "score": SignalRule(detectors=_NUMERIC, calibrate=True),
         "score:*": SignalRule(detectors=_NUMERIC, calibrate=True),
+        # how the numeric features go together (detectors/joint.py): its distances' location, both ways
+        "joint": SignalRule(detectors=[RateCusumParams(watch="location")], calibrate=True),
         # the expected accuracy from the scores alone, without labels: only a fall is a concern
         "estimated_performance": SignalRule(detectors=[RateCusumParams(watch="location", direction="down")],
                                             calibrate=True),
@@ -97,6 +99,7 @@ def river_defaults() -> dict[str, SignalRule]:
         "score": SignalRule(detectors=[]),
         "score:*": SignalRule(detectors=[]),
         "estimated_performance": SignalRule(detectors=[]),
+        "joint": SignalRule(detectors=[]),
         "error": SignalRule(detectors=[DdmParams()], warmup=200),
     }
 

@@ -7,6 +7,7 @@ it, and an alert on the error signal carries the index of the prediction that wa
 """
 
 import fnmatch
+import functools
 import hashlib
 import itertools
 import operator
@@ -23,6 +24,7 @@ from detectors.adwin import AdwinParams
 from detectors.base import DRIFT, NONE, WARNING, DetectorParams, DriftDetector
 from detectors.calibration import Reference, ScoreTransform, calibrated, needs_values, signal_false_alarm_rate
 from detectors.config import ModelPolicy, SignalRule
+from detectors.joint import JointReference
 from detectors.maturing import mature, maturing
 from detectors.performance import ClosedWindow, PerformanceMonitor, PerformanceWindow, task_of
 from detectors.rate_cusum import RateCusum, RateCusumParams
@@ -30,6 +32,7 @@ from detectors.registry import build_detector
 from detectors.signals import (
     ERROR,
     ESTIMATED_PERFORMANCE,
+    JOINT,
     PERFORMANCE,
     PREDICTION,
     category_signal,
@@ -450,6 +453,8 @@ class ModelMonitor:
         self.width = 0
         """Features of the model's first event since its reset: how many signals share its false-alarm budget."""
         self.performance: PerformanceMonitor | None = None
+        self.joint: JointReference | None = None
+        """The reference of the numeric features together (detectors/joint.py), from the first event on."""
         self._unwatched: set[str] = set()
 
     def observe(self, event: PredictionEvent | FeatureEvent) -> MonitorOutput:
@@ -481,7 +486,9 @@ class ModelMonitor:
         self.model_version = kept[-1].model_version
         if not self.width:
             self.width = len(kept[0].features)
-        for name, column in _feature_columns([e.features for e in kept]).items():
+            self._start_joint(kept[0])
+        columns = _feature_columns([e.features for e in kept])
+        for name, column in columns.items():
             monitor = self._signal(feature_signal(name)) if column.positions.shape[0] else None
             if monitor is not None:
                 monitor.update(column.values, column.positions, run, out)
@@ -491,6 +498,7 @@ class ModelMonitor:
                 if categories is not None:
                     categories.update(categories.encode(names), positions, run, out)
             self._missing(name, column, run, out)
+        self._joint(columns, run, out)
         if list(map(type, kept)).count(PredictionEvent) == n:  # the common run: predictions only
             self._predictions(np.arange(n), cast(list[PredictionEvent], kept), run, early_label, out)
         else:
@@ -501,6 +509,37 @@ class ModelMonitor:
         out.windows.sort(key=lambda w: (w.last_index, w.signal))
         self._finish(out)
         return out
+
+    def _start_joint(self, first: PredictionEvent | FeatureEvent) -> None:
+        """The joint signal spans the numeric features of the model's first event, if it has two or more
+        and the config watches `joint`."""
+        names = [name for name, value in first.features.items() if numeric(value) is not None]
+        rule = self.policy.rule_for(JOINT)
+        if len(names) >= 2 and rule is not None and rule.detectors:
+            self.joint = JointReference(names, self.policy.windows.reference_size)
+
+    def _joint(self, columns: dict[str, "FeatureColumn"], run: EventRun, out: MonitorOutput) -> None:
+        """Feed signal `joint` each complete row's distance from the reference of the numeric features the
+        model's first event had; rows missing any of those numbers are left out."""
+        monitor = None if self.joint is None else self._signal(JOINT)
+        if monitor is None or self.joint is None:
+            return
+        present = [columns.get(name) for name in self.joint.names]
+        n = run.indices.shape[0]
+        if any(c is None for c in present):
+            return
+        chosen = cast(list[FeatureColumn], present)
+        if all(c.positions.shape[0] == n for c in chosen):  # every row has every number: the common case
+            rows, at = np.column_stack([c.values for c in chosen]), np.arange(n)
+        else:
+            at = functools.reduce(np.intersect1d, [c.positions for c in chosen])
+            rows = np.column_stack([c.values[np.searchsorted(c.positions, at)] for c in chosen])
+        if not at.shape[0]:
+            return
+        distances = self.joint.update(rows)
+        later = ~np.isnan(distances)
+        if later.any():
+            monitor.update(distances[later], at[later], run, out)
 
     def _missing(self, name: str, column: "FeatureColumn", run: EventRun, out: MonitorOutput) -> None:
         """Feed the feature's missing bits: every event from the first that named it (in this run, or an
@@ -673,6 +712,7 @@ class ModelMonitor:
         self.retrain = RetrainState()
         self.width = 0
         self.performance = None
+        self.joint = None
         return True
 
     def _signal(self, signal: str, *, categorical: bool = False) -> SignalMonitor | None:

@@ -10,6 +10,9 @@ PERFORMANCE = "performance"
 ESTIMATED_PERFORMANCE = "estimated_performance"
 """Each scored prediction's chance of being right, as its score says (`confidence`): its mean over a window
 is the expected accuracy, estimated without labels."""
+JOINT = "joint"
+"""Each event's squared Mahalanobis distance from the reference over its numeric features
+(detectors/joint.py): drift in how features go together, their marginals unchanged."""
 FEATURE_PREFIX = "feature:"
 MISSING_PREFIX = "missing:"
 CATEGORY_PREFIX = "category:"

@@ -8,10 +8,11 @@ KSWIN and the window tests, still Python objects, go through a restricted unpick
 (detectors/safe_pickle.py). The JSON part also carries each detector's statistics, so
 `driftline status` can show state without rebuilding detectors.
 
-`format` is 6: as 5, with rate CUSUM banks (a statistic per alternative, the reference's counts per
-cell in the parameters, the values per cell of the chunk a maturing reference may take in the state,
-detectors/maturing.py); a rate CUSUM saved by format 5 or before loads as a bank of its one
-alternative, and the default rules (now banks) differ from its saved rule, so that signal starts
+`format` is 6: as 5, with the joint signal's reference sums (detectors/joint.py) and rate CUSUM
+banks (a statistic per alternative, the reference's counts per cell in the parameters, the values
+per cell of the chunk a maturing reference may take in the state, detectors/maturing.py); a rate
+CUSUM saved by format 5 or before loads as a bank of its one alternative, and the default rules (now
+banks) differ from its saved rule, so that signal starts
 afresh once. Format 5 was as 4, with the model's performance windows (detectors/performance.py). Format 4 was
 as 3, with the model's width (how many signals share its false-alarm budget), each
 category signal's dictionary, and the rate CUSUM detector of the calibrated defaults. Format 3 was
@@ -35,9 +36,11 @@ import pydantic_core
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from detectors.config import ModelPolicy, SignalRule
+from detectors.joint import JointReference
 from detectors.monitor import Clock, DetectorSlot, DriftRecord, ModelMonitor, RetrainState, SignalMonitor
 from detectors.performance import PerformanceConfig, PerformanceMonitor, PerformanceWindow, Task
 from detectors.registry import AnyDetectorParams, build_detector
+from detectors.signals import JOINT
 from detectors.windows import SignalWindows, WindowConfig
 from schemas.events import ReferenceStats
 
@@ -122,6 +125,14 @@ class PerformanceState(_State):
     skipped: int
 
 
+class JointState(_State):
+    """The joint signal's features and its reference's running sums (detectors/joint.py)."""
+
+    names: list[str]
+    size: int
+    sums: bytes
+
+
 FORMAT: Literal[6] = 6
 READABLE = (2, 3, 4, 5, 6)
 """Format 6 adds rate CUSUM banks and maturing references; format 5 the performance windows; format 4
@@ -142,6 +153,7 @@ class MonitorState(_State):
     retired_version: str | None = None
     width: int = 0
     performance: PerformanceState | None = None
+    joint: JointState | None = None
 
 
 def monitor_document(monitor: ModelMonitor) -> bytes:
@@ -171,6 +183,8 @@ def monitor_document(monitor: ModelMonitor) -> bytes:
         "retired_version": monitor.retired_version,
         "width": monitor.width,
         "performance": None if monitor.performance is None else _performance_document(monitor.performance),
+        "joint": None if monitor.joint is None else {"names": monitor.joint.names, "size": monitor.joint.size,
+                                                     "sums": monitor.joint.raw()},
     }
     return pydantic_core.to_json(document, bytes_mode="base64", inf_nan_mode="constants")
 
@@ -240,7 +254,21 @@ def restore_monitor(state: MonitorState, policy: ModelPolicy, *, clock: Clock | 
             continue
         monitor.signals[saved.signal] = _restore_signal(saved, policy, monitor.false_alarm_share())
     monitor.performance = _restore_performance(state, policy, monitor.false_alarm_share())
+    monitor.joint = _restore_joint(state.joint, policy)
     return monitor
+
+
+def _restore_joint(saved: JointState | None, policy: ModelPolicy) -> JointReference | None:
+    """The joint reference, unless the config no longer watches `joint` or sizes references otherwise."""
+    rule = policy.rule_for(JOINT)
+    if saved is None or rule is None or not rule.detectors or saved.size != policy.windows.reference_size:
+        return None
+    joint = JointReference(saved.names, saved.size)
+    try:
+        joint.restore(saved.sums)
+    except ValueError as exc:
+        raise SnapshotError(f"the joint signal's reference cannot be restored: {exc}") from exc
+    return joint
 
 
 def _restore_performance(state: MonitorState, policy: ModelPolicy, false_alarm_rate: float

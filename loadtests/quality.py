@@ -38,6 +38,7 @@ from detectors.rate_cusum import RateCusumParams
 from detectors.signals import (
     ERROR,
     ESTIMATED_PERFORMANCE,
+    JOINT,
     PERFORMANCE,
     PREDICTION,
     SCORE,
@@ -239,6 +240,17 @@ def confident(rng: np.random.Generator, n: int, at: int) -> Stream:
     return Stream({"x": rng.normal(size=n).tolist()}, predictions.tolist(), [None] * n, scores.tolist())
 
 
+def correlation(flips: bool) -> Maker:
+    """Two features correlated +0.8 (one lognormal, so not every shape is Gaussian) and a third
+    independent one; with `flips`, the correlation turns to -0.8 at the change, every marginal as it was."""
+    def make(rng: np.random.Generator, n: int, at: int) -> Stream:
+        a, noise = rng.normal(size=n), rng.normal(size=n)
+        sign = np.where(_after(n, at), -1.0, 1.0) if flips else 1.0
+        b = np.exp(sign * 0.8 * a + 0.6 * noise)
+        return _stream(rng, n, {"a": a.tolist(), "b": b.tolist(), "c": rng.normal(size=n).tolist()})
+    return make
+
+
 def ar1(rng: np.random.Generator, n: int, phi: float) -> np.ndarray:
     """A stationary AR(1) series with unit variance: each value phi times the last plus fresh noise."""
     noise = rng.normal(size=n) * np.sqrt(1.0 - phi * phi)
@@ -323,6 +335,8 @@ def scenarios(scale: float) -> list[Scenario]:
         Scenario("spread x0.85", spread_narrows, change, at, x),
         Scenario("category 10% -> 1%", category_vanishes, change, at, category_signal("plan")),
         Scenario("class prediction 5% -> 15%", class_prediction, change, at, PREDICTION),
+        Scenario("correlated features", correlation(False), control, what="corr 0.8, one lognormal, and one apart"),
+        Scenario("correlation +0.8 -> -0.8", correlation(True), change, at, JOINT),
         Scenario("estimated accuracy 0.95 -> 0.80", confident, change, at, ESTIMATED_PERFORMANCE),
         Scenario("shuttle anomalies x3 (real)", real("shuttle", True), change, at, "feature:*"),
 
