@@ -1,14 +1,15 @@
 """Monitoring configuration: which detectors watch which signal of which model, and when to retrain.
 
-With no file at all, every model is monitored with DESIGN.md's defaults, each calibrated on the
-model's own reference window for at most one false drift alert per 100,000 events per model
-(detectors/calibration.py): rate CUSUMs on the location and spread of each numeric feature and a
-numeric prediction or score, with ADWIN on their normal scores; on each categorical feature's mix; on each
-feature's missing-value bit; and on the error bit against the reference error rate; and performance
+With no file at all, every model is monitored with the README's zero-config defaults, each
+calibrated on the model's own (maturing) reference for at most one false drift alert per 100,000
+events per model (detectors/calibration.py): rate CUSUM banks on the location and scale of each
+numeric feature, a numeric prediction or score, with ADWIN on their normal scores; on each
+categorical feature's mix and a class-name prediction's; on each feature's missing-value bit; on the
+numeric features together (`joint`); on the expected accuracy the scores give
+(`estimated_performance`); and on the error bit against the reference error rate; and performance
 over windows of labelled predictions (detectors/performance.py). A TOML or YAML file
 overrides them under `defaults` (every model) and `models.<model_id>` (one model). Signal keys are
-exact names (`feature:age`) or shell patterns (`feature:*`); the most specific key wins.
-"""
+exact names (`feature:age`) or shell patterns (`feature:*`); the most specific key wins."""
 
 import fnmatch
 import tomllib
@@ -58,9 +59,9 @@ class Calibration(_Config):
                                           "split evenly over its signals")
 
 
-# a numeric signal's shape against its reference: the location CUSUM finds sudden shifts, the spread
+# a numeric signal's shape against its reference: the location CUSUM finds sudden shifts, the scale
 # CUSUM variance changes with the mean unchanged, and ADWIN (calibrated) slow, gradual moves of the mean
-_NUMERIC: list[AnyDetectorParams] = [RateCusumParams(watch="location"), RateCusumParams(watch="spread"),
+_NUMERIC: list[AnyDetectorParams] = [RateCusumParams(watch="location"), RateCusumParams(watch="scale"),
                                      AdwinParams()]
 
 

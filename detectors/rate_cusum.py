@@ -21,7 +21,10 @@ watches the tails (below 10% or above 90%: the spread grows) and the middle half
 variance change is found with the mean unchanged. `location` cuts it at the reference's quantiles and
 watches, in both directions, the shares tilting towards higher (or lower) cells: a CUSUM on the
 values' normal scores whose likelihood ratio is exact for the reference's own cell shares, so
-heavy tails, ties and 0/1 values keep the bound. `categories` takes category codes (each category
+heavy tails, ties and 0/1 values keep the bound. `scale` takes the same cells and tilts them by the
+squared normal scores: for Gaussian scores exactly the likelihood ratio of their spread multiplied
+by each of `scales` (0.5 to 1.5), so a 15% narrowing meets its own CUSUM on sixteen cells, where
+`spread`'s two sets see it through five. `categories` takes category codes (each category
 of the reference its own cell, the last cell for categories the reference never had) and watches
 every cell's share. `direction = "both"` also watches each set's rate falling (a category
 vanishing, a null rate dropping); `up`, the default but for location, only rising (an error rate
@@ -58,6 +61,7 @@ LOCATION_QUANTILES = (0.02, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0
 WATCHED_SETS = {"rate": [[1]], "spread": [[0, 4], [2]]}
 ODDS_RATIOS = (1.25, 1.5, 2.0, 4.0, 16.0)
 SHIFTS = (0.25, 0.5, 1.0, 2.0)
+SCALES = (0.5, 0.7, 0.85, 1.2, 1.5)
 REFERENCE_Z = (1.0, 2.0)
 """How far a rate CUSUM's reference rate sits from the counted one, in standard errors, towards the
 change it watches for: between these, as `reference_z` says."""
@@ -65,7 +69,7 @@ MARGIN_Z = 3.0
 """How many standard errors off a reference must be before any statistic of its bank drifts up."""
 LOCATION_Z = 1.0
 """The location CUSUM's slack, in standard errors of the reference's mean score."""
-Watch = Literal["rate", "spread", "location", "categories"]
+Watch = Literal["rate", "spread", "location", "scale", "categories"]
 Direction = Literal["up", "down", "both"]
 
 
@@ -76,6 +80,8 @@ class RateCusumParams(DetectorParams):
                                      "spread, categories: the rises (odds ratios) the bank's CUSUMs are tuned to")
     shifts: list[float] = Field(default_factory=lambda: list(SHIFTS), min_length=1, description="location: the "
                                 "shifts (in normal scores, about standard deviations) the bank's CUSUMs are tuned to")
+    scales: list[float] = Field(default_factory=lambda: list(SCALES), min_length=1, description="scale: the "
+                                "factors on the normal scores' spread (below 1: narrowing) the bank is tuned to")
     direction: Direction | None = Field(default=None, description="'up' (rises only), 'down' (falls only) or "
                                         "'both'; unset: both for location, up for the others")
     odds_ratio: float | None = Field(default=None, gt=1.0, le=100.0, description="a bank of this one rise "
@@ -102,14 +108,16 @@ class RateCusumParams(DetectorParams):
             raise ValueError("edges must be sorted")
         if any(r <= 1.0 for r in self.odds_ratios) or any(s <= 0.0 for s in self.shifts):
             raise ValueError("odds ratios must be above 1 (a fall is watched as the inverse), shifts positive")
+        if any(f <= 0.0 or f == 1.0 for f in self.scales):
+            raise ValueError("scales must be positive and not 1")
         if self.watch == "categories":
             if self.edges:
                 raise ValueError("categories are fed as codes and take no edges")
-        elif self.watch == "location":
+        elif self.watch in ("location", "scale"):
             if self.rates and len(self.rates) != len(self.edges) + 1:
-                raise ValueError("location needs one share per cell (one more than its edges)")
+                raise ValueError(f"{self.watch} needs one share per cell (one more than its edges)")
             if self.rates and (any(r <= 0.0 for r in self.rates) or abs(sum(self.rates) - 1.0) > 1e-6):
-                raise ValueError("location shares must be positive and sum to 1")
+                raise ValueError(f"{self.watch} shares must be positive and sum to 1")
         elif self.rates and len(self.rates) != len(WATCHED_SETS[self.watch]):
             raise ValueError(f"rates needs one rate per watched set ({len(WATCHED_SETS[self.watch])} for "
                              f"{self.watch!r})")
@@ -127,6 +135,8 @@ class RateCusumParams(DetectorParams):
         """The bank: the odds ratios (location: shifts) its CUSUMs are tuned to; a fall is the inverse ratio."""
         if self.watch == "location":
             return [self.shift] if self.shift is not None else list(self.shifts)
+        if self.watch == "scale":
+            return list(self.scales)
         rises = [self.odds_ratio] if self.odds_ratio is not None else list(self.odds_ratios)
         falls = [1.0 / r for r in rises]
         return {"down": falls, "both": rises + falls}.get(self.direction or "up", rises)
@@ -136,6 +146,8 @@ class RateCusumParams(DetectorParams):
             return [[cell] for cell in range(self.cell_count())]
         if self.watch == "location":  # towards higher cells, towards lower ones
             return {"up": [[1]], "down": [[-1]]}.get(self.direction or "both", [[1], [-1]])
+        if self.watch == "scale":  # one family, its alternatives both narrower and wider
+            return [[0]]
         return WATCHED_SETS[self.watch]
 
     def statistics_count(self) -> int:
@@ -172,7 +184,14 @@ class RateCusumParams(DetectorParams):
             return [[-1.0] * n_cells for _ in range(self.statistics_count())]
         size = self.reference_size / self.dependence  # an autocorrelated reference knows less than its count
         rows: list[list[float]] = []
-        if self.watch == "location":
+        if self.watch == "scale":
+            squares = [s * s for s in normal_scores(self.rates)]
+            spread = math.sqrt(sum(p * (q - 1.0) ** 2 for p, q in zip(self.rates, squares, strict=True)))
+            for factor in self.alternatives():
+                theta = (1.0 - 1.0 / (factor * factor)) / 2.0
+                own = abs(theta) * LOCATION_Z * spread / math.sqrt(size) if size else 0.0
+                rows.append([x - own for x in tilted(self.rates, squares, theta)])
+        elif self.watch == "location":
             scores = normal_scores(self.rates)
             for direction in (float(cells[0]) for cells in self.watched_sets()):
                 for shift in self.alternatives():
@@ -219,7 +238,7 @@ class RateCusumParams(DetectorParams):
 def calibrate(params: RateCusumParams, values: Floats, false_alarm_rate: float) -> RateCusumParams:
     """Edges, counts, rates, dependence and threshold from a reference of values (category codes for
     `categories`, 0/1 bits for `rate`), for at most `false_alarm_rate` false alarms per value."""
-    if params.watch == "location":
+    if params.watch in ("location", "scale"):
         edges = reference_cells(values, LOCATION_QUANTILES)
     elif params.watch == "spread":
         edges = between_values(np.quantile(values, SPREAD_QUANTILES), values)
@@ -267,7 +286,7 @@ def rates_of(watch: Watch, counts: list[float]) -> list[float]:
     (location: each cell's share, a cell left empty given half a value, so a value beyond anything the
     reference saw scores as the rarity it is)."""
     total = sum(counts)
-    if watch == "location":
+    if watch in ("location", "scale"):
         smoothed = [c + 0.5 for c in counts]
         return [c / sum(smoothed) for c in smoothed]
     if watch == "categories":

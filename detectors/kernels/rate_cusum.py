@@ -131,6 +131,8 @@ class RateCusumKernel(Kernel["RateCusumParams"]):
                  "reference_n": float(self.params.reference_size)}
         if self.params.watch == "location":
             found["shift"] = watched * alternative
+        elif self.params.watch == "scale":
+            found["scale"] = alternative
         else:
             found.update({"odds_ratio": alternative, "set": float(watched)})
         return found

@@ -17,8 +17,8 @@ def watches(policy: ModelPolicy, signal: str) -> list[str]:
 
 def test_no_file_means_the_calibrated_zero_config_defaults() -> None:
     policy = load_config(None).policy_for("any-model")
-    assert watches(policy, "feature:age") == ["location", "spread", "adwin"]
-    assert watches(policy, "prediction") == ["location", "spread", "adwin", "categories"]  # numbers, or class names
+    assert watches(policy, "feature:age") == ["location", "scale", "adwin"]
+    assert watches(policy, "prediction") == ["location", "scale", "adwin", "categories"]  # numbers, or class names
     assert watches(policy, "missing:age") == ["rate"]
     assert watches(policy, "category:plan") == ["categories"]
     assert watches(policy, "error") == ["rate"]
@@ -37,7 +37,7 @@ def test_the_river_preset_keeps_the_old_defaults_and_rules_merge_over_a_preset(t
     config = load_config(path)
     assert watches(config.policy_for("other"), "error") == ["eddm"]
     assert watches(config.policy_for("other"), "feature:age") == ["adwin"]
-    assert watches(config.policy_for("m"), "feature:age") == ["location", "spread", "adwin"]
+    assert watches(config.policy_for("m"), "feature:age") == ["location", "scale", "adwin"]
 
 
 @pytest.mark.parametrize("name", ["monitoring.toml", "monitoring.yaml", "river.toml"])

@@ -45,6 +45,7 @@ PARAMS = [
     RateCusumParams(watch="location", edges=[-1.0, 0.0, 1.0], rates=[0.15, 0.35, 0.35, 0.15], threshold=4.0,
                     slack=0.01),
     RateCusumParams(watch="categories", rates=[0.5, 0.3, 0.2, 0.01], threshold=5.0),
+    RateCusumParams(watch="scale", edges=[-1.0, 0.0, 1.0], rates=[0.15, 0.35, 0.35, 0.15], threshold=4.0),
 ]
 
 
@@ -178,3 +179,19 @@ def test_a_chunk_unlike_the_reference_does_not_fit_it() -> None:
     assert not params.fits_reference(chunk(rng.normal(size=500) + 0.4))
     grown = params.absorb(chunk(rng.normal(size=500)))
     assert grown.reference_size == 2_500 and grown.edges == params.edges and grown.threshold == params.threshold
+
+
+def test_the_scale_bank_finds_a_spread_narrowing_sooner_than_the_spread_sets_and_stays_quiet_without_one() -> None:
+    rng = np.random.default_rng(10)
+    reference = rng.normal(size=20_000)
+    narrower = rng.normal(size=6_000) * 0.85
+    scale = calibrated(RateCusumParams(watch="scale"), Reference.of(reference), 1e-6)
+    spread = calibrated(RateCusumParams(watch="spread"), Reference.of(reference), 1e-6)
+    assert isinstance(scale, RateCusumParams) and isinstance(spread, RateCusumParams)
+    assert scale.statistics_count() == len(scale.scales) and scale.cell_count() == len(scale.edges) + 1
+    found = _first_drift(scale, narrower)
+    assert found is not None
+    slower = _first_drift(spread, narrower)
+    assert slower is None or slower > found
+    assert _first_drift(scale, rng.normal(size=100_000)) is None
+    assert _first_drift(scale, rng.standard_t(3, size=50_000)) is not None  # heavier tails are a change too
