@@ -80,8 +80,9 @@ def test_issue_25_signals_raise_live_what_the_backtest_raises(live_worker: Worke
                                                               tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                               capsys: pytest.CaptureFixture[str]) -> None:
     """A class-name prediction whose 'fraud' share rises, a category that vanishes, a half-sigma shift
-    after references that matured (500, 1,000, 2,000 values), and prices sent as whole numbers whose
-    errors grow: the worker's batches cut these streams where the backtest does not."""
+    after references that matured (500, 1,000, 2,000 values), prices sent as whole numbers whose
+    errors grow, a correlation that flips (joint) and scores that grow less sure (estimated
+    performance): the worker's batches cut these streams where the backtest does not."""
     import numpy as np
 
     from schemas import PredictionEvent
@@ -100,19 +101,27 @@ def test_issue_25_signals_raise_live_what_the_backtest_raises(live_worker: Worke
     regression = [PredictionEvent(model_id=f"{model_id}-price", model_version="1", event_id=f"p{i}", ts=float(i),
                                   features={"x": float(rng.normal())}, prediction=float(prices[i]),
                                   label=float(labels[i])) for i in range(n)]
+    a, noise = rng.normal(size=n), rng.normal(size=n)
+    b = np.where(after, -0.8, 0.8) * a + 0.6 * noise  # the correlation flips, both marginals stay N(0, 1)
+    sure = np.where(after, rng.beta(3.0, 2.0, size=n), rng.beta(9.0, 1.0, size=n)) * 0.5 + 0.5  # 0.95 -> 0.80
+    guesses = (rng.random(n) < 0.5).astype(float)
+    scored = [PredictionEvent(model_id=f"{model_id}-scored", model_version="1", event_id=f"s{i}", ts=float(i),
+                              features={"a": float(a[i]), "b": float(b[i])}, prediction=float(guesses[i]),
+                              score=float(sure[i] if guesses[i] else 1.0 - sure[i])) for i in range(n)]
     path = tmp_path / "issue25.jsonl"
-    path.write_text("".join(e.model_dump_json() + "\n" for pair in zip(classes, regression, strict=True)
-                            for e in pair), encoding="utf-8")
+    path.write_text("".join(e.model_dump_json() + "\n" for trio in zip(classes, regression, scored, strict=True)
+                            for e in trio), encoding="utf-8")
     expected = backtest_signature(path)
     per_model = Counter(a.model_id for a in backtest_file(path, MonitoringConfig()).alerts)
     signals = {(s, d) for s, d, _, _ in expected}
     assert {("prediction", "rate_cusum"), ("category:plan", "rate_cusum"), ("feature:x", "rate_cusum"),
-            ("performance", "median_ae_band")} <= signals, expected
+            ("performance", "median_ae_band"), ("joint", "rate_cusum"),
+            ("estimated_performance", "rate_cusum")} <= signals, expected
 
     cli_env(live_worker, monkeypatch)
     assert main(["replay", str(path), "--rate", "20000"]) == 0
-    assert f"sent {2 * n} events, failed 0" in capsys.readouterr().err
-    for model in (f"{model_id}-class", f"{model_id}-price"):
+    assert f"sent {3 * n} events, failed 0" in capsys.readouterr().err
+    for model in (f"{model_id}-class", f"{model_id}-price", f"{model_id}-scored"):
         wait_for_events(live_worker.settings, model, n)
     found = [a for model in per_model for a in alert_signature(live_worker, model, per_model[model])]
     assert sorted(found) == expected
