@@ -348,8 +348,10 @@ def normal_scores(shares: list[float]) -> list[float]:
 def tilted(shares: list[float], scores: list[float], shift: float) -> list[float]:
     """The log-likelihood ratio per cell of the shares tilted towards higher scores by `shift` against
     the shares: for Gaussian scores, a mean shift of `shift` standard deviations."""
-    log_normaliser = math.log(sum(p * math.exp(shift * s) for p, s in zip(shares, scores, strict=True)))
-    return [shift * s - log_normaliser for s in scores]
+    exponents = [shift * s for s in scores]
+    top = max(exponents)  # log-sum-exp: a nearly constant signal's outer cells have scores in the hundreds
+    log_normaliser = top + math.log(sum(p * math.exp(x - top) for p, x in zip(shares, exponents, strict=True)))
+    return [x - log_normaliser for x in exponents]
 
 
 def chi2_quantile(p: float, df: int) -> float:

@@ -195,3 +195,12 @@ def test_the_scale_bank_finds_a_spread_narrowing_sooner_than_the_spread_sets_and
     assert slower is None or slower > found
     assert _first_drift(scale, rng.normal(size=100_000)) is None
     assert _first_drift(scale, rng.standard_t(3, size=50_000)) is not None  # heavier tails are a change too
+
+
+def test_a_constant_reference_calibrates_and_any_other_value_is_a_drift() -> None:
+    """Its outer cells' normal scores are in the hundreds: the tilts must not overflow."""
+    for watch in ("location", "scale"):  # (spread's two sets hold a constant's every value: it cannot tell)
+        params = calibrated(RateCusumParams(watch=watch), Reference.of(np.ones(20_000)), 1e-6)  # type: ignore[arg-type]
+        assert isinstance(params, RateCusumParams) and all(math.isfinite(x) for r in params.increment_rows() for x in r)
+        assert _first_drift(params, np.ones(10_000)) is None
+        assert _first_drift(params, np.r_[np.ones(100), np.full(20, 2.0)]) is not None, watch
