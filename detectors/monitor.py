@@ -372,7 +372,8 @@ class SignalMonitor:
         event_index = int(indices[i])
         version = run.version(position)
         return DriftAlert(
-            alert_id=_stable_id("a", run.model_id, version, run.generation, self.signal, name, severity, event_index),
+            alert_id=_stable_id("a", run.model_id, version, run.generation, self.signal, _identity(slot), severity,
+                                event_index),
             model_id=run.model_id,
             model_version=version,
             signal=self.signal,
@@ -398,6 +399,13 @@ class SignalMonitor:
         current = self.windows.current.held()
         if current.size:
             after["expected_accuracy"] = float(current.mean(dtype=np.float64))
+
+
+def _identity(slot: DetectorSlot) -> str:
+    """What tells a signal's detectors apart in alert ids: the type, and a rate CUSUM's watch (location
+    and scale both see a value beyond the reference's range at once, at the same event)."""
+    params = slot.detector.params
+    return f"{slot.detector.name}:{params.watch}" if isinstance(params, RateCusumParams) else slot.detector.name
 
 
 def takes_codes(params: DetectorParams) -> bool:

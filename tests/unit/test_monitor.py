@@ -211,3 +211,15 @@ def test_a_score_is_watched_as_score_or_one_signal_per_class() -> None:
     assert monitor.signals["score"].updates == 1 and monitor.signals["score:2"].updates == 1
     assert monitor.signals["score:2"].kind == "prediction"
     assert monitor.signals["score:2"].windows.reference.values().tolist() == pytest.approx([0.7])  # type: ignore[union-attr]
+
+
+def test_two_detectors_of_one_signal_alerting_on_the_same_event_get_distinct_alert_ids() -> None:
+    """A jump beyond the reference's range trips the location and scale banks at the same value: both
+    are rate CUSUMs, and their alerts must not share an id (the worker would take one for a resend)."""
+    monitor = ModelMonitor("m", MonitoringConfig().defaults, clock=lambda: 0.0)
+    events = [FeatureEvent(model_id="m", model_version="1", event_id=f"e{i}", ts=float(i), features={"x": v})
+              for i, v in enumerate(two_regimes())]
+    alerts = monitor.observe_many(events).alerts
+    same_event = [a for a in alerts if a.event_index == alerts[0].event_index and a.signal == "feature:x"]
+    assert len(same_event) >= 2
+    assert len({a.alert_id for a in alerts}) == len(alerts)
