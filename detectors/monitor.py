@@ -28,6 +28,7 @@ from detectors.joint import JointReference
 from detectors.maturing import mature, maturing
 from detectors.performance import ClosedWindow, PerformanceMonitor, PerformanceWindow, task_of
 from detectors.rate_cusum import RateCusum, RateCusumParams
+from detectors.reference import pseudo_bits, pseudo_categories, pseudo_values
 from detectors.registry import build_detector
 from detectors.signals import (
     ERROR,
@@ -199,8 +200,39 @@ class SignalMonitor:
         self.windows = SignalWindows(signal, policy.windows) if self.publish_windows or waiting else None
         for slot in waiting:
             slot.awaiting_calibration = True
-        if reference is not None and waiting:
+        if reference is not None and waiting and not self._take_given(reference):
             self._calibrate(Reference(reference.mean, reference.std), replay=np.empty(0))
+
+    def _take_given(self, given: ReferenceStats) -> bool:
+        """Calibrate on a given reference's sketch (detectors/reference.py): its values fill the reference
+        window, and every rate CUSUM counts as many values as the sketch summarises, so it starts as
+        mature as that. False when the sketch does not fit this signal (then only its mean and standard
+        deviation serve)."""
+        if self.windows is None:
+            return False
+        size = self.windows.reference.data.size
+        if self.categorical:
+            drawn = pseudo_categories(given, size)
+            if drawn is None:
+                return False
+            self.restore_categories(drawn[0][:MAX_CATEGORIES])
+            values = np.minimum(drawn[1], float(len(self.categories)))
+        elif is_missing_signal(self.signal) or self.signal == ERROR:
+            values = pseudo_bits(given, size)
+        else:
+            sketch = pseudo_values(given, size)
+            if sketch is None:
+                return False
+            values = sketch
+        self.windows.prefill(values)
+        for slot in self._calibrate(Reference.of(values), replay=np.empty(0)):
+            params = slot.detector.params
+            if isinstance(params, RateCusumParams) and params.counts:
+                scale = max(given.count, 1) / max(params.reference_size, 1)
+                counts = [c * scale for c in params.counts]
+                slot.detector = RateCusum(params.model_copy(update={"counts": counts, "dependence": 1.0}))
+                slot.room = self._room(slot)
+        return True
 
     def encode(self, names: Sequence[str]) -> npt.NDArray[np.float64]:
         """Category codes: a category joins the signal's dictionary only while its reference fills (at

@@ -127,6 +127,13 @@ class SignalWindows:
                 current.length = 0
         return closed, completed_at
 
+    def prefill(self, values: FloatArray) -> None:
+        """Take a given reference (detectors/reference.py) instead of waiting for the first values."""
+        self.reference.length = min(values.size, self.reference.data.size)
+        self.reference.data[: self.reference.length] = values[: self.reference.length]
+        if self.reference.full:
+            self._freeze_reference()
+
     def restore(self, reference: bytes, current: bytes, first_index: int, from_ts: float) -> None:
         """Put back buffers saved by a snapshot (float32 bytes, as `raw()` gives them)."""
         self.reference.load(reference)

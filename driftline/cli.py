@@ -154,6 +154,31 @@ def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
     return 0 if result.complete else 1
 
 
+def cmd_reference(args: argparse.Namespace, settings: Settings) -> int:
+    from confluent_kafka import KafkaException
+
+    from detectors.config import ConfigError, load_config
+    from driftline.kafka_admin import ensure_topics
+    from driftline.reference_set import reference_from_file, send_reference
+
+    try:
+        policy = load_config(settings.config).policy_for(args.model)
+        given = reference_from_file(args.file, args.model, model_version=args.version,
+                                    error_threshold=policy.error_threshold)
+        print(f"reference of {given.model_id} version {given.model_version}: {given.events} events"
+              + (f", {given.invalid} invalid records skipped" if given.invalid else ""), file=sys.stderr)
+        for line in given.describe():
+            print(line, file=sys.stderr)
+        ensure_topics(settings, [settings.topics.deployments], partitions=settings.partitions, timeout=10)
+        send_reference(settings, given)
+    except (ConfigError, ValueError, OSError, RuntimeError, KafkaException) as exc:
+        print(f"driftline reference: {exc}", file=sys.stderr)
+        return 2
+    print(f"sent to {settings.topics.deployments}: {given.model_id} restarts its detectors on this reference",
+          file=sys.stderr)
+    return 0
+
+
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     from detectors.config import ConfigError
     from driftline.worker import run_worker
@@ -253,6 +278,15 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Command]]:
     replay.add_argument("--speed", type=float, help="follow the events' ts gaps, this many times faster")
     replay.add_argument("--rate", type=float, help="at most this many events per second")
     commands["replay"] = cmd_replay
+    reference = sub.add_parser("reference", help="give a model the reference of a period known to be normal")
+    actions = reference.add_subparsers(dest="action", required=True)
+    given = actions.add_parser("set", help="summarise the model's events in FILE and send them as its reference "
+                               "(a ModelDeployed of its version: its detectors restart, calibrated at once)")
+    given.add_argument("model", help="model_id")
+    given.add_argument("file", help="JSONL, CSV or Parquet events, as backtest reads them")
+    given.add_argument("--version", help="model_version to deploy (default: that of the model's last event there)")
+    _add_connection_flags(given)  # its --config gives the model's error_threshold
+    commands["reference"] = cmd_reference
     return parser, commands
 
 

@@ -23,6 +23,7 @@ import numpy as np
 from confluent_kafka import Consumer
 from pydantic import BaseModel
 
+from detectors.reference import numeric_reference
 from driftline.logs import configure_logging
 from driftline.redis_connect import sync_client
 from driftline.sdk.trainer import TrainedModel, Trainer
@@ -128,13 +129,14 @@ def next_version(version: str) -> str:
 
 
 def reference_of(examples: list[Example]) -> dict[str, ReferenceStats]:
+    """Each numeric feature's reference in the training examples, as a quantile sketch the monitor
+    calibrates from at once (detectors/reference.py)."""
     names = {name for e in examples for name, v in e.features.items() if isinstance(v, float)}
     reference = {}
     for name in sorted(names):
         values = np.array([e.features[name] for e in examples if isinstance(e.features.get(name), float)])
         if values.size >= 2:
-            reference[f"feature:{name}"] = ReferenceStats(count=int(values.size), mean=float(values.mean()),
-                                                          std=float(values.std(ddof=1)))
+            reference[f"feature:{name}"] = numeric_reference(values)
     return reference
 
 

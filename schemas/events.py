@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, model_validator
 
-from schemas.limits import MAX_BATCH_EVENTS, MAX_FEATURES, MAX_ID_CHARS
+from schemas.limits import MAX_BATCH_EVENTS, MAX_FEATURES, MAX_ID_CHARS, MAX_STRING_VALUE_CHARS
 from schemas.types import (
     BoundedText,
     EventId,
@@ -68,12 +68,31 @@ class LabelEvent(_Wire):
     ts: Timestamp
 
 
+REFERENCE_QUANTILES = 101
+"""A given reference's quantile sketch: the values at 0%, 1%, ..., 100%."""
+REFERENCE_CATEGORIES = 64
+
+
 class ReferenceStats(_Wire):
-    """Summary of one signal's training distribution, sent with a deployment."""
+    """Summary of one signal's reference distribution, sent with a deployment (a trainer's validation
+    data, or `driftline reference set`). With `quantiles` (numbers) or `categories` (text), or for a
+    0/1 signal (`missing:*`, `error`: `mean` is its rate), the monitor calibrates every detector from
+    it at once, as mature as `count` says, instead of waiting for its own first values."""
 
     count: StrictInt = Field(ge=1)
     mean: StrictFloat
     std: StrictFloat = Field(ge=0.0)
+    quantiles: Annotated[list[StrictFloat], Field(min_length=REFERENCE_QUANTILES,
+                                                  max_length=REFERENCE_QUANTILES)] | None = None
+    categories: Annotated[dict[Annotated[str, Field(max_length=MAX_STRING_VALUE_CHARS)], Annotated[
+        StrictInt, Field(ge=1)]], Field(min_length=1, max_length=REFERENCE_CATEGORIES)] | None = None
+
+    @model_validator(mode="after")
+    def _sorted_quantiles(self) -> "ReferenceStats":
+        if self.quantiles is not None and any(b < a for a, b in zip(self.quantiles, self.quantiles[1:],
+                                                                     strict=False)):
+            raise ValueError("quantiles must not decrease")
+        return self
 
 
 class ModelDeployed(_Wire):

@@ -1,12 +1,15 @@
 """`driftline status` and `driftline tail` against the real services and the session's worker."""
 
+import time
+from pathlib import Path
+
 import pytest
 
 from detectors.config import MonitoringConfig
 from driftline.backtest import run_backtest
 from driftline.cli import main
 from schemas import DriftAlert
-from tests.live import WorkerProcess, cli_env, produce, wait_for_events
+from tests.live import WorkerProcess, cli_env, collect, monitor_state, produce, wait_for_events
 from tests.streams import two_regimes
 
 pytestmark = pytest.mark.integration
@@ -53,3 +56,45 @@ def test_tail_prints_alerts_as_json_lines(live_worker: WorkerProcess, model_id: 
     assert [a.signal for a in expected] and {a.signal for a in expected} == {"feature:x"}
     assert [(a.signal, a.event_index) for a in alerts if a.model_id == model_id] == [
         (a.signal, a.event_index) for a in expected]
+
+
+def test_reference_set_calibrates_a_model_at_once_from_a_file(live_worker: WorkerProcess, model_id: str,
+                                                              tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """A period known to be normal, given as the model's reference: the worker's detectors are ready at
+    once and as mature as the file (20,000 values), so a shift in the first 400 events after it is
+    found, where a learnt reference would still be taking its first 500."""
+    import numpy as np
+
+    from schemas import PredictionEvent
+
+    rng = np.random.default_rng(11)
+    normal = [PredictionEvent(model_id=model_id, model_version="3", event_id=f"r{i}", ts=float(i),
+                              features={"x": float(v), "plan": str(rng.choice(["a", "b"]))}, prediction=0.0)
+              for i, v in enumerate(rng.lognormal(size=20_000))]
+    path = tmp_path / "normal.jsonl"
+    path.write_text("".join(e.model_dump_json() + "\n" for e in normal), encoding="utf-8")
+    cli_env(live_worker, monkeypatch)
+    assert main(["reference", "set", model_id, str(path)]) == 0
+    printed = capsys.readouterr().err
+    assert "version 3: 20000 events" in printed and "feature:x" in printed and "2 categories" in printed
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:  # the deployment and the events travel on different topics
+        state = monitor_state(live_worker.settings, model_id)
+        if state is not None and "feature:x" in state.references:
+            break
+        time.sleep(0.2)
+    else:
+        raise AssertionError("the worker did not take the reference")
+    shifted = [PredictionEvent(model_id=model_id, model_version="3", event_id=f"s{i}", ts=20_000.0 + i,
+                               features={"x": float(v) + 1.0, "plan": "a"}, prediction=0.0)
+               for i, v in enumerate(rng.lognormal(size=400))]
+    produce(live_worker.settings, live_worker.settings.topics.predictions, shifted, batch=50)
+    wait_for_events(live_worker.settings, model_id, 400)
+    found = collect(live_worker.settings, live_worker.settings.topics.alerts, DriftAlert,
+                    lambda a: a.model_id == model_id and a.signal == "feature:x",  # type: ignore[attr-defined]
+                    until=lambda found: len(found) >= 1, timeout=30)
+    assert found and found[0].event_index < 400  # type: ignore[attr-defined]
+    assert main(["status", model_id]) == 0
+    assert "reference 20000 " in capsys.readouterr().out
