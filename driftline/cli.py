@@ -159,12 +159,18 @@ def cmd_reference(args: argparse.Namespace, settings: Settings) -> int:
 
     from detectors.config import ConfigError, load_config
     from driftline.kafka_admin import ensure_topics
-    from driftline.reference_set import reference_from_file, send_reference
+    from driftline.reference_set import reference_from_file, reference_from_kafka, send_reference
 
     try:
         policy = load_config(settings.config).policy_for(args.model)
-        given = reference_from_file(args.file, args.model, model_version=args.version,
-                                    error_threshold=policy.error_threshold)
+        if (args.file is None) == (args.from_ts is None or args.to_ts is None):
+            raise ValueError("give either FILE or both --from-ts and --to-ts")
+        if args.file is not None:
+            given = reference_from_file(args.file, args.model, model_version=args.version,
+                                        error_threshold=policy.error_threshold)
+        else:
+            given = reference_from_kafka(settings, args.model, args.from_ts, args.to_ts, model_version=args.version,
+                                         error_threshold=policy.error_threshold)
         print(f"reference of {given.model_id} version {given.model_version}: {given.events} events"
               + (f", {given.invalid} invalid records skipped" if given.invalid else ""), file=sys.stderr)
         for line in given.describe():
@@ -283,7 +289,11 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Command]]:
     given = actions.add_parser("set", help="summarise the model's events in FILE and send them as its reference "
                                "(a ModelDeployed of its version: its detectors restart, calibrated at once)")
     given.add_argument("model", help="model_id")
-    given.add_argument("file", help="JSONL, CSV or Parquet events, as backtest reads them")
+    given.add_argument("file", nargs="?", help="JSONL, CSV or Parquet events, as backtest reads them (or use "
+                       "--from-ts and --to-ts)")
+    given.add_argument("--from-ts", type=float, help="instead of a file: the model's own events in Kafka stamped "
+                       "from this epoch second...")
+    given.add_argument("--to-ts", type=float, help="...to this one (read from the start of the retained topics)")
     given.add_argument("--version", help="model_version to deploy (default: that of the model's last event there)")
     _add_connection_flags(given)  # its --config gives the model's error_threshold
     commands["reference"] = cmd_reference

@@ -1,19 +1,25 @@
-"""`driftline reference set MODEL FILE`: give a model the reference of a period known to be normal.
+"""`driftline reference set MODEL (FILE | --from-ts A --to-ts B)`: give a model the reference of a period
+known to be normal, from a file or from its own history in Kafka.
 
-The file's events of that model (JSONL, CSV or Parquet, as `driftline backtest` reads them) are
+The file's (or the topics') events of that model (JSONL, CSV or Parquet, as `driftline backtest` reads them) are
 summarised per signal (detectors/reference.py: a 101-point quantile sketch, counts per category, a
 rate) and sent as a ModelDeployed of the model's version with that `reference`: the worker (and a
 backtest reading the same deployment) restarts the model's detectors calibrated from it at once, as
 mature as the file is long, instead of learning from the first values after it.
 """
 
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
 
 from detectors.reference import references_of
 from driftline.event_files import BadRecord, read_events
 from driftline.sdk.producer import EventProducer, ProducerConfig
 from driftline.settings import Settings
+from schemas.codec import DecodeError, decode_events
 from schemas.events import FeatureEvent, PredictionEvent, ReferenceStats
 
 
@@ -51,6 +57,63 @@ def reference_from_file(path: Path | str, model_id: str, *, model_version: str |
         raise ValueError(f"{path} holds no prediction or feature event of model {model_id!r}")
     return GivenReference(model_id, model_version or events[-1].model_version, len(events), invalid,
                           references_of(events, error_threshold=error_threshold))
+
+
+def reference_from_kafka(settings: Settings, model_id: str, from_ts: float, to_ts: float, *,
+                         model_version: str | None = None, error_threshold: float | None = None,
+                         timeout: float = 120.0) -> GivenReference:
+    """The reference of `model_id`'s prediction and feature events stamped within [from_ts, to_ts], read
+    from the predictions and features topics as far as they are retained (messages that do not decode
+    are counted and skipped). Each partition is read to its end, told by the broker's end-of-partition
+    event rather than by its end offset (a broker may under-report that: Tansu does); a partition still
+    unfinished after `timeout` seconds raises."""
+    wanted: list[PredictionEvent | FeatureEvent] = []
+    invalid = 0
+    sources: list[tuple[str, type[PredictionEvent] | type[FeatureEvent]]] = [
+        (settings.topics.predictions, PredictionEvent), (settings.topics.features, FeatureEvent)]
+    for topic, event_type in sources:
+        for raw in _whole_topic(settings, topic, timeout):
+            try:
+                events: list[PredictionEvent | FeatureEvent] = list(decode_events(raw, event_type))
+            except DecodeError:
+                invalid += 1
+                continue
+            wanted += [e for e in events if e.model_id == model_id and from_ts <= e.ts <= to_ts]
+    if not wanted:
+        raise ValueError(f"no prediction or feature event of model {model_id!r} stamped between {from_ts} and "
+                         f"{to_ts} in {settings.topics.predictions} or {settings.topics.features}")
+    wanted.sort(key=lambda e: e.ts)
+    return GivenReference(model_id, model_version or wanted[-1].model_version, len(wanted), invalid,
+                          references_of(wanted, error_threshold=error_threshold))
+
+
+def _whole_topic(settings: Settings, topic: str, timeout: float) -> Iterator[bytes]:
+    consumer = Consumer({**settings.kafka_client_config(), "group.id": "driftline-reference",
+                         "enable.auto.commit": False, "enable.partition.eof": True})
+    try:
+        metadata = consumer.list_topics(topic, timeout=10).topics.get(topic)
+        if metadata is None or metadata.error is not None or not metadata.partitions:
+            return
+        unfinished = set(metadata.partitions)
+        consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in unfinished])
+        deadline = time.monotonic() + timeout
+        while unfinished:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{topic}: partitions {sorted(unfinished)} not read to their end in {timeout:.0f} s")
+            message = consumer.poll(0.5)
+            if message is None:
+                continue
+            error = message.error()
+            if error is not None:
+                if error.code() == KafkaError._PARTITION_EOF:
+                    unfinished.discard(message.partition())
+                    continue
+                raise RuntimeError(f"{topic}: {error}")
+            value = message.value()
+            if value is not None:
+                yield value
+    finally:
+        consumer.close()
 
 
 def send_reference(settings: Settings, given: GivenReference) -> None:

@@ -98,3 +98,31 @@ def test_reference_set_calibrates_a_model_at_once_from_a_file(live_worker: Worke
     assert found and found[0].event_index < 400  # type: ignore[attr-defined]
     assert main(["status", model_id]) == 0
     assert "reference 20000 " in capsys.readouterr().out
+
+
+def test_reference_set_reads_a_time_range_of_the_models_own_history_in_kafka(
+        live_worker: WorkerProcess, model_id: str, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    import numpy as np
+
+    from schemas import PredictionEvent
+
+    rng = np.random.default_rng(12)
+    history = [PredictionEvent(model_id=model_id, model_version="5", event_id=f"h{i}", ts=1_000.0 + i,
+                               features={"x": float(v)}, prediction=0.0) for i, v in enumerate(rng.normal(size=5_000))]
+    produce(live_worker.settings, live_worker.settings.topics.predictions, history, batch=100)
+    wait_for_events(live_worker.settings, model_id, len(history))
+    cli_env(live_worker, monkeypatch)
+    assert main(["reference", "set", model_id, "--from-ts", "2000", "--to-ts", "4999"]) == 0
+    assert "version 5: 3000 events" in capsys.readouterr().err  # events stamped 2,000 to 4,999 only
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        state = monitor_state(live_worker.settings, model_id)
+        if state is not None and "feature:x" in state.references:
+            assert state.references["feature:x"].count == 3_000 and state.generation >= 1
+            break
+        time.sleep(0.2)
+    else:
+        raise AssertionError("the worker did not take the reference")
+    assert main(["reference", "set", model_id, "--from-ts", "9000", "--to-ts", "9999"]) == 2
+    assert "no prediction or feature event" in capsys.readouterr().err
