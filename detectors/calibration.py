@@ -10,7 +10,7 @@ signal's share evenly over its calibrated detectors: a model with 500 features i
 rate as a model with one.
 
 Each detector turns its share into a threshold its own way:
-- Rate CUSUM (the zero-config detector for location, spread, categories, missing values and the
+- Rate CUSUM (the zero-config detector for location, scale, categories, missing values and the
   error bit): a one-sided log-likelihood-ratio CUSUM's mean run between false alarms is at least
   e**h (Lorden), so a bank of them gets h = ln(statistics / rate). Its calibration lives beside its
   parameters (`detectors.rate_cusum.calibrate`): Wilson bounds on the counted rates, slack on the
