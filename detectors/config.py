@@ -83,8 +83,9 @@ def _default_signals() -> dict[str, SignalRule]:
                                             calibrate=True),
         # against the reference error rate, not DDM's lowest rate so far: that minimum is noise over the
         # first labels, so DDM false-alarmed after its warm-up and then went blind to moderate rises.
-        # Rises only: fewer errors than the reference is no reason to retrain
-        "error": SignalRule(detectors=[RateCusumParams(watch="rate")], calibrate=True),
+        # A fall is reported as an improvement (a warning, never a retrain): fewer errors is no reason to retrain
+        "error": SignalRule(detectors=[RateCusumParams(watch="rate", direction="both", falls="improvement")],
+                            calibrate=True),
     }
 
 

@@ -339,7 +339,15 @@ class SignalMonitor:
         for i in events.tolist():
             event_index = int(indices[i])
             may_alert = updates_before + i + 1 > self.rule.warmup and event_index > slot.quiet_until
-            if flags[i] == DRIFT:
+            if flags[i] == DRIFT and self._improves(slot, i):
+                slot.warnings += 1
+                slot.room = None  # the rate moved: what follows is no reference either
+                if may_alert:
+                    alert = self._alert(slot, Severity.WARNING, i, due, checkpoint_before, indices, positions, run)
+                    alert.evidence.after["improvement"] = 1.0
+                    out.alerts.append(alert)
+                    slot.quiet_until = event_index + self.rule.cooldown
+            elif flags[i] == DRIFT:
                 slot.drifts += 1
                 slot.room = None  # nothing after a drift joins the reference
                 slot.warned_since_drift = False
@@ -353,6 +361,15 @@ class SignalMonitor:
                     slot.warned_since_drift = True
                     out.alerts.append(self._alert(slot, Severity.WARNING, i, due, checkpoint_before, indices,
                                                   positions, run))
+
+    @staticmethod
+    def _improves(slot: DetectorSlot, i: int) -> bool:
+        """Whether the drift at position `i` of the last column is a fall its parameters call an
+        improvement (the error rate by default): its leading statistic is tuned to a fall."""
+        params = slot.detector.params
+        if not isinstance(params, RateCusumParams) or params.falls != "improvement":
+            return False
+        return slot.detector.evidence_at(i)[1].get("odds_ratio", 1.0) < 1.0
 
     def _calibrate(self, reference: Reference, replay: npt.NDArray[np.float64]) -> list[DetectorSlot]:
         """Calibrate the waiting detectors this reference is enough for, replay it through them, and

@@ -84,6 +84,9 @@ class RateCusumParams(DetectorParams):
                                 "factors on the normal scores' spread (below 1: narrowing) the bank is tuned to")
     direction: Direction | None = Field(default=None, description="'up' (rises only), 'down' (falls only) or "
                                         "'both'; unset: both for location, up for the others")
+    falls: Literal["drift", "improvement"] = Field(default="drift", description="rate: what a fall found by "
+                                                    "direction 'both' or 'down' is; 'improvement' reports it as a "
+                                                    "warning marked improvement (an error rate falling), never drift")
     odds_ratio: float | None = Field(default=None, gt=1.0, le=100.0, description="a bank of this one rise "
                                      "(snapshots from before the bank)")
     shift: float | None = Field(default=None, gt=0.0, le=5.0, description="a bank of this one shift (snapshots "

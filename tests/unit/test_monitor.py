@@ -1,5 +1,6 @@
 """The per-model monitor: routing, event_index, warm-up, cooldown, label join, resets, retrain policy."""
 
+import numpy as np
 import pytest
 
 from detectors.config import ModelPolicy, MonitoringConfig, RetrainPolicy, SignalRule
@@ -223,3 +224,24 @@ def test_two_detectors_of_one_signal_alerting_on_the_same_event_get_distinct_ale
     same_event = [a for a in alerts if a.event_index == alerts[0].event_index and a.signal == "feature:x"]
     assert len(same_event) >= 2
     assert len({a.alert_id for a in alerts}) == len(alerts)
+
+
+def _labelled(n: int, error_rate: np.ndarray, seed: int) -> list[PredictionEvent]:
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 2, size=n).astype(float)
+    wrong = rng.random(n) < error_rate
+    return [PredictionEvent(model_id="m", model_version="1", event_id=f"e{i}", ts=float(i), features={"x": 0.5},
+                            prediction=float(1 - y if w else y), label=float(y))
+            for i, (y, w) in enumerate(zip(labels.tolist(), wrong.tolist(), strict=True))]
+
+
+def test_an_error_rate_that_falls_is_reported_as_an_improvement_not_drift() -> None:
+    falling = _labelled(8_000, np.where(np.arange(8_000) >= 4_000, 0.03, 0.10), seed=1)
+    out = ModelMonitor("m", MonitoringConfig().defaults, clock=lambda: 0.0).observe_many(falling)
+    errors = [a for a in out.alerts if a.signal == "error"]
+    assert errors and all(a.severity == "warning" and a.evidence.after["improvement"] == 1.0 for a in errors)
+    assert errors[0].event_index >= 4_000 and not out.retrain_requests
+    rising = _labelled(8_000, np.where(np.arange(8_000) >= 4_000, 0.20, 0.10), seed=2)
+    out = ModelMonitor("m", MonitoringConfig().defaults, clock=lambda: 0.0).observe_many(rising)
+    first = next(a for a in out.alerts if a.signal == "error")
+    assert first.severity == "drift" and "improvement" not in first.evidence.after and out.retrain_requests
