@@ -24,6 +24,7 @@ from detectors.adwin import AdwinParams
 from detectors.base import DRIFT, NONE, WARNING, DetectorParams, DriftDetector
 from detectors.calibration import Reference, ScoreTransform, calibrated, needs_values, signal_false_alarm_rate
 from detectors.config import ModelPolicy, SignalRule
+from detectors.estimated import EstimatedF1, f1_of
 from detectors.joint import JointReference
 from detectors.maturing import mature, maturing
 from detectors.performance import ClosedWindow, PerformanceMonitor, PerformanceWindow, task_of
@@ -511,6 +512,7 @@ class ModelMonitor:
         """Features of the model's first event since its reset: how many signals share its false-alarm budget."""
         self.performance: PerformanceMonitor | None = None
         self.joint: JointReference | None = None
+        self.estimated_f1: EstimatedF1 | None = None
         """The reference of the numeric features together (detectors/joint.py), from the first event on."""
         self._unwatched: set[str] = set()
 
@@ -628,8 +630,10 @@ class ModelMonitor:
             if estimated is not None:
                 scored = [(k, confidence(g, s)) for k, (g, s) in enumerate(zip(guesses, scores, strict=True))
                           if s is not None]
+                raised = len(out.alerts)
                 estimated.update(np.array([c for _, c in scored], dtype=np.float64),
                                  at_run[np.array([k for k, _ in scored], dtype=np.intp)], run, out)
+                self._expected_f1([guesses[k] for k, _ in scored], [scores[k] for k, _ in scored], out.alerts[raised:])
         truths: list[Target | None] = list(map(_label_of, predictions))
         at = at_run
         if None in truths:
@@ -653,6 +657,31 @@ class ModelMonitor:
         if error_monitor is not None:
             error_monitor.update(_error_bits(guesses, known, self.policy.error_threshold), at, run, out)
         self._performance(guesses, known, at, run, out)
+
+    def _expected_f1(self, guesses: list[Target], scores: list[Score | None], raised: list[DriftAlert]) -> None:
+        """Count the scored predictions towards the expected F1 (detectors/estimated.py), in step with
+        signal `estimated_performance`'s windows, and put the reference's and the current window's into
+        the evidence of the alerts it just raised. A prediction says positive when it is 1 (or the
+        configured `positive_class`) against a positive-class score; other scored predictions count as
+        neither, so the windows stay aligned."""
+        if self.estimated_f1 is None:
+            windows = self.policy.windows
+            self.estimated_f1 = EstimatedF1(windows.reference_size, windows.size)
+        positive_class = self.policy.performance.positive_class
+        known = [isinstance(s, float) and (g in (0.0, 1.0) if positive_class is None else True)
+                 for g, s in zip(guesses, scores, strict=True)]
+        says = np.array([k and g == (1.0 if positive_class is None else positive_class)
+                         for k, g in zip(known, guesses, strict=True)], dtype=bool)
+        values = np.array([s if k else 0.0 for k, s in zip(known, scores, strict=True)], dtype=np.float64)
+        self.estimated_f1.add(says, values)
+        reference, current = f1_of(self.estimated_f1.reference), f1_of(self.estimated_f1.window)
+        for alert in raised:
+            if alert.signal != ESTIMATED_PERFORMANCE:
+                continue
+            if reference is not None:
+                alert.evidence.before["expected_f1"] = reference
+            if current is not None:
+                alert.evidence.after["expected_f1"] = current
 
     def _prediction_signal(self, guesses: list[Target], at_run: npt.NDArray[np.intp], run: EventRun,
                            out: MonitorOutput) -> None:
@@ -770,6 +799,7 @@ class ModelMonitor:
         self.width = 0
         self.performance = None
         self.joint = None
+        self.estimated_f1 = None
         return True
 
     def _signal(self, signal: str, *, categorical: bool = False) -> SignalMonitor | None:

@@ -36,6 +36,7 @@ import pydantic_core
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from detectors.config import ModelPolicy, SignalRule
+from detectors.estimated import EstimatedF1
 from detectors.joint import JointReference
 from detectors.monitor import Clock, DetectorSlot, DriftRecord, ModelMonitor, RetrainState, SignalMonitor
 from detectors.performance import PerformanceConfig, PerformanceMonitor, PerformanceWindow, Task
@@ -154,6 +155,8 @@ class MonitorState(_State):
     width: int = 0
     performance: PerformanceState | None = None
     joint: JointState | None = None
+    estimated_f1: list[int] | None = None
+    """Scored predictions counted, then the reference's and the current window's expected TP, FP, FN."""
 
 
 def monitor_document(monitor: ModelMonitor) -> bytes:
@@ -183,6 +186,7 @@ def monitor_document(monitor: ModelMonitor) -> bytes:
         "retired_version": monitor.retired_version,
         "width": monitor.width,
         "performance": None if monitor.performance is None else _performance_document(monitor.performance),
+        "estimated_f1": None if monitor.estimated_f1 is None else monitor.estimated_f1.state(),
         "joint": None if monitor.joint is None else {"names": monitor.joint.names, "size": monitor.joint.size,
                                                      "sums": monitor.joint.raw()},
     }
@@ -255,6 +259,9 @@ def restore_monitor(state: MonitorState, policy: ModelPolicy, *, clock: Clock | 
         monitor.signals[saved.signal] = _restore_signal(saved, policy, monitor.false_alarm_share())
     monitor.performance = _restore_performance(state, policy, monitor.false_alarm_share())
     monitor.joint = _restore_joint(state.joint, policy)
+    if state.estimated_f1 is not None and len(state.estimated_f1) == 7:
+        monitor.estimated_f1 = EstimatedF1(policy.windows.reference_size, policy.windows.size)
+        monitor.estimated_f1.restore(state.estimated_f1)
     return monitor
 
 

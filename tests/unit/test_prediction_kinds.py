@@ -94,9 +94,25 @@ def test_an_expected_accuracy_falling_from_the_scores_alone_is_a_concept_alert_m
     first = estimated[0].evidence
     assert first.after["estimate"] == 1.0
     assert abs(first.before["expected_accuracy"] - 0.95) < 0.02 and first.after["expected_accuracy"] < 0.93
+    assert abs(first.before["expected_f1"] - 0.95) < 0.02 and first.after["expected_f1"] < 0.93  # positive class 1
     assert feed(stream, [1, 250, 3_001, 3_100], restore=True)[1] == alerts
 
 
 def test_an_expected_accuracy_that_rises_or_holds_raises_no_estimated_performance_alert() -> None:
     for stream in (scored(6_000, 3_000, (3.0, 2.0), (9.0, 1.0), seed=7), scored(30_000, 30_000, (3, 2), (3, 2), 8)):
         assert not [a for a in feed(stream, [])[1] if a.signal == "estimated_performance"]
+
+
+def test_the_expected_f1_counts_the_same_whatever_the_cuts() -> None:
+    from detectors.estimated import EstimatedF1
+
+    rng = np.random.default_rng(9)
+    positive, scores = rng.random(3_333) < 0.3, rng.random(3_333)
+    whole = EstimatedF1(500, 500)
+    whole.add(positive, scores)
+    for cuts in ([1, 499, 500, 501, 999, 1_000, 2_500], [1_234], list(range(0, 3_333, 97))):
+        pieces = EstimatedF1(500, 500)
+        for start, end in itertools.pairwise([0, *cuts, 3_333]):
+            pieces.add(positive[start:end], scores[start:end])
+        assert pieces.state() == whole.state()
+    assert whole.seen == 3_333 and sum(whole.window) > 0  # 333 values into the sixth window
