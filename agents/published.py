@@ -8,11 +8,11 @@ a short read of the alert topics, and happens only when an outbox was left non-e
 """
 
 import asyncio
-import time
 from collections.abc import Mapping, Set
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
+from confluent_kafka import Consumer, KafkaException, TopicPartition
 
+from agents.partition_ends import read_to_ends
 from driftline.settings import Settings
 
 LOOKBACK_MESSAGES = 10_000  # per partition: alerts are rare, so this spans far more than a restart's worth
@@ -39,12 +39,9 @@ class KafkaPublishedLog:
             consumer.close()
 
     def _scan(self, consumer: Consumer, wanted: dict[str, set[bytes]]) -> set[str]:
-        """Read each partition from `lookback` before its end up to the end a fetch reports.
-
-        The end is taken from the fetch (partition EOF), never from ListOffsets alone: Tansu's
-        ListOffsets reports an end short of the last record batch, and stopping there missed alerts
-        Kafka already held, which were then sent twice. ListOffsets only picks where to start; an
-        under-reported end makes that start earlier, which reads more, never less."""
+        """Read each partition from `lookback` before its end up to the end a fetch reports
+        (agents/partition_ends.py). ListOffsets only picks where to start; an under-reported end makes
+        that start earlier, which reads more, never less."""
         starts: list[TopicPartition] = []
         for topic in wanted:
             metadata = consumer.list_topics(topic, timeout=10).topics[topic]
@@ -55,23 +52,9 @@ class KafkaPublishedLog:
                 starts.append(TopicPartition(topic, partition, max(low, high - self.lookback)))
         if not starts:
             return set()
-        consumer.assign(starts)
-        reading = {(tp.topic, tp.partition) for tp in starts}
         found: set[str] = set()
-        deadline = time.monotonic() + self.timeout
-        while reading:
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"reading back {sorted(wanted)} to check owed alerts took over {self.timeout}s")
-            message = consumer.poll(0.5)
-            if message is None:
-                continue
-            where = (str(message.topic()), int(message.partition() or 0))
-            error = message.error()
-            if error is not None:
-                if error.code() != KafkaError._PARTITION_EOF:
-                    raise KafkaException(error)
-                reading.discard(where)
-                continue
+        for message in read_to_ends(consumer, starts, timeout=self.timeout,
+                                    what=f"back {sorted(wanted)} to check owed alerts"):
             value = message.value() or b""
-            found |= {i.decode() for i in wanted[where[0]] if i in value}
+            found |= {i.decode() for i in wanted[str(message.topic())] if i in value}
         return found

@@ -8,13 +8,13 @@ backtest reading the same deployment) restarts the model's detectors calibrated 
 mature as the file is long, instead of learning from the first values after it.
 """
 
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
+from agents.partition_ends import read_to_ends
 from detectors.reference import references_of
 from driftline.event_files import BadRecord, read_events
 from driftline.sdk.producer import EventProducer, ProducerConfig
@@ -65,8 +65,8 @@ def reference_from_kafka(settings: Settings, model_id: str, from_ts: float, to_t
     """The reference of `model_id`'s prediction and feature events stamped within [from_ts, to_ts], read
     from the predictions and features topics as far as they are retained (messages that do not decode
     are counted and skipped). Each partition is read to its end, told by the broker's end-of-partition
-    event rather than by its end offset (a broker may under-report that: Tansu does); a partition still
-    unfinished after `timeout` seconds raises."""
+    event rather than by its end offset (agents/partition_ends.py); a partition still unfinished after
+    `timeout` seconds raises TimeoutError."""
     wanted: list[PredictionEvent | FeatureEvent] = []
     invalid = 0
     sources: list[tuple[str, type[PredictionEvent] | type[FeatureEvent]]] = [
@@ -94,21 +94,8 @@ def _whole_topic(settings: Settings, topic: str, timeout: float) -> Iterator[byt
         metadata = consumer.list_topics(topic, timeout=10).topics.get(topic)
         if metadata is None or metadata.error is not None or not metadata.partitions:
             return
-        unfinished = set(metadata.partitions)
-        consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in unfinished])
-        deadline = time.monotonic() + timeout
-        while unfinished:
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"{topic}: partitions {sorted(unfinished)} not read to their end in {timeout:.0f} s")
-            message = consumer.poll(0.5)
-            if message is None:
-                continue
-            error = message.error()
-            if error is not None:
-                if error.code() == KafkaError._PARTITION_EOF:
-                    unfinished.discard(message.partition())
-                    continue
-                raise RuntimeError(f"{topic}: {error}")
+        starts = [TopicPartition(topic, p, OFFSET_BEGINNING) for p in metadata.partitions]
+        for message in read_to_ends(consumer, starts, timeout=timeout, what=topic):
             value = message.value()
             if value is not None:
                 yield value

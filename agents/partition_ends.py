@@ -1,0 +1,33 @@
+"""Read assigned partitions to their ends, as a fetch tells them.
+
+The end is the broker's end-of-partition event on a fetch (`enable.partition.eof`), never the end
+offset ListOffsets reports: Tansu's ListOffsets answers short of the last record batch, and stopping
+there missed records the log already held (alerts were then sent twice).
+"""
+
+import time
+from collections.abc import Iterator
+
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
+
+
+def read_to_ends(consumer: Consumer, starts: list[TopicPartition], *, timeout: float, what: str) -> Iterator[Message]:
+    """Assign `starts` and yield each record until every partition has reported its end. The consumer
+    must have `enable.partition.eof` set. TimeoutError after `timeout` seconds (`what` says what was
+    being read); KafkaException on any other fetch error."""
+    consumer.assign(starts)
+    reading = {(tp.topic, tp.partition) for tp in starts}
+    deadline = time.monotonic() + timeout
+    while reading:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"reading {what} took over {timeout:.0f}s; unfinished partitions: {sorted(reading)}")
+        message = consumer.poll(0.5)
+        if message is None:
+            continue
+        error = message.error()
+        if error is not None:
+            if error.code() != KafkaError._PARTITION_EOF:
+                raise KafkaException(error)
+            reading.discard((str(message.topic()), int(message.partition() or 0)))
+            continue
+        yield message
