@@ -55,8 +55,7 @@ class EstimatedF1:
         if not later.size:
             return
         window = later // self.window_size
-        first_new = int(window[0]) != (later[0] - 1) // self.window_size if later[0] > 0 else True
-        if first_new or int(window[-1]) != int(window[0]):
+        if later[0] % self.window_size == 0 or window[-1] != window[0]:  # the window at the end starts here
             self.window = [0, 0, 0]
         last = window == window[-1]
         self.window = [a + int(b) for a, b in zip(self.window, parts[:, ~early][:, last].sum(axis=1), strict=True)]

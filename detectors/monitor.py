@@ -344,9 +344,8 @@ class SignalMonitor:
                 slot.warnings += 1
                 slot.room = None  # the rate moved: what follows is no reference either
                 if may_alert:
-                    alert = self._alert(slot, Severity.WARNING, i, due, checkpoint_before, indices, positions, run)
-                    alert.evidence.after["improvement"] = 1.0
-                    out.alerts.append(alert)
+                    out.alerts.append(self._alert(slot, Severity.WARNING, i, due, checkpoint_before, indices,
+                                                  positions, run, marks={"improvement": 1.0}))
                     slot.quiet_until = event_index + self.rule.cooldown
             elif flags[i] == DRIFT:
                 slot.drifts += 1
@@ -412,10 +411,13 @@ class SignalMonitor:
             slot.room = None if slot.awaiting_calibration else self._room(slot)
 
     def _alert(self, slot: DetectorSlot, severity: Severity, i: int, due: int, checkpoint_before: int,
-               indices: npt.NDArray[np.int64], positions: npt.NDArray[np.intp], run: EventRun) -> DriftAlert:
+               indices: npt.NDArray[np.int64], positions: npt.NDArray[np.intp], run: EventRun, *,
+               marks: dict[str, float] | None = None) -> DriftAlert:
+        """`marks` join the evidence's `after` (an improvement says so)."""
         name = slot.detector.name
         before, after = slot.detector.evidence_at(i)
         self._estimate(before, after)
+        after.update(marks or {})
         last = _last_checkpoint(due, i)
         checkpoint_index = checkpoint_before if last is None else int(indices[last])
         position = int(positions[i])
@@ -512,8 +514,9 @@ class ModelMonitor:
         """Features of the model's first event since its reset: how many signals share its false-alarm budget."""
         self.performance: PerformanceMonitor | None = None
         self.joint: JointReference | None = None
-        self.estimated_f1: EstimatedF1 | None = None
         """The reference of the numeric features together (detectors/joint.py), from the first event on."""
+        self.estimated_f1: EstimatedF1 | None = None
+        """The expected F1's sums (detectors/estimated.py), from the first scored prediction on."""
         self._unwatched: set[str] = set()
 
     def observe(self, event: PredictionEvent | FeatureEvent) -> MonitorOutput:
