@@ -46,6 +46,7 @@ from detectors.signals import (
     feature_signal,
     missing_signal,
 )
+from detectors.snapshot import encode_snapshot
 from schemas import PredictionEvent, Severity
 
 RESULTS = Path(__file__).parent / "results"
@@ -358,7 +359,8 @@ def events_of(stream: Stream, model_id: str) -> list[PredictionEvent]:
 def run_driftline(events: list[PredictionEvent], costs: Result | None = None
                   ) -> tuple[dict[str, list[int]], set[str]]:
     """Drift alerts per signal (event indices) from the zero-config monitor, and the signals it watched;
-    `costs` gets the monitor's time per event and the reference sizes its rate CUSUMs reached."""
+    `costs` gets the monitor's time per event, the reference sizes its rate CUSUMs reached and the size
+    of its snapshot at the end."""
     monitor = ModelMonitor(events[0].model_id, MonitoringConfig().defaults)
     drifts: dict[str, list[int]] = {}
     started = time.perf_counter()
@@ -371,6 +373,7 @@ def run_driftline(events: list[PredictionEvent], costs: Result | None = None
         sizes = [slot.detector.params.reference_size for signal in monitor.signals.values() for slot in signal.slots
                  if isinstance(slot.detector.params, RateCusumParams)]
         costs["reference_size"] = {"min": min(sizes, default=0), "max": max(sizes, default=0)}
+        costs["snapshot_bytes"] = len(encode_snapshot(monitor, b"quality"))  # what Redis holds of its detectors
     watched = set(monitor.signals) | ({PERFORMANCE} if monitor.performance is not None else set())
     return drifts, watched
 
