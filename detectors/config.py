@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from detectors.adwin import AdwinParams
 from detectors.ddm import DdmParams
+from detectors.deployment_watch import DeploymentWatchConfig
 from detectors.page_hinkley import PageHinkleyParams
 from detectors.performance import PerformanceConfig, Task
 from detectors.rate_cusum import RateCusumParams
@@ -131,6 +132,7 @@ class ModelPolicy(_Config):
     performance: PerformanceConfig = Field(default_factory=PerformanceConfig)
     retrain: RetrainPolicy = Field(default_factory=RetrainPolicy)
     calibration: Calibration = Field(default_factory=Calibration)
+    post_deployment: DeploymentWatchConfig = Field(default_factory=DeploymentWatchConfig)
 
     @model_validator(mode="before")
     @classmethod

@@ -24,6 +24,7 @@ from detectors.adwin import AdwinParams
 from detectors.base import DRIFT, NONE, WARNING, DetectorParams, DriftDetector
 from detectors.calibration import Reference, ScoreTransform, calibrated, needs_values, signal_false_alarm_rate
 from detectors.config import ModelPolicy, SignalRule
+from detectors.deployment_watch import DeploymentWatch
 from detectors.estimated import EstimatedF1, f1_of
 from detectors.joint import JointReference
 from detectors.maturing import mature, maturing
@@ -69,6 +70,7 @@ CALIBRATED_TYPES = frozenset({"adwin", "page_hinkley", "rate_cusum"})
 MAX_CATEGORIES = 64
 """Distinct categories a signal learns from its reference; more, and later unknown ones, share one code."""
 CHECKPOINT_EVERY = 64
+DEPLOYMENT_WATCH = "deployment_watch"
 """Updates between the detector-statistics checkpoints that alert evidence reports as `before`.
 
 Reading statistics before every update cost a third of the monitor's time; a checkpoint at most
@@ -517,6 +519,9 @@ class ModelMonitor:
         """The reference of the numeric features together (detectors/joint.py), from the first event on."""
         self.estimated_f1: EstimatedF1 | None = None
         """The expected F1's sums (detectors/estimated.py), from the first scored prediction on."""
+        self.deployment_watch: DeploymentWatch | None = None
+        """The new version's errors against the replaced one's (detectors/deployment_watch.py), after a
+        deployment that replaced a version with a baseline."""
         self._unwatched: set[str] = set()
 
     def observe(self, event: PredictionEvent | FeatureEvent) -> MonitorOutput:
@@ -656,10 +661,45 @@ class ModelMonitor:
             guesses, truths = [guesses[p] for p in labelled], [truths[p] for p in labelled]
             at = at_run[np.array(labelled, dtype=np.intp)]
         known = cast(list[Target], truths)
+        self._errors(guesses, known, at, run, out)
+        self._performance(guesses, known, at, run, out)
+
+    def _errors(self, guesses: list[Target], truths: list[Target], at: npt.NDArray[np.intp], run: EventRun,
+                out: MonitorOutput) -> None:
+        """Feed the error bits of labelled predictions to the error signal and the post-deployment watch."""
+        bits = _error_bits(guesses, truths, self.policy.error_threshold)
         error_monitor = self._signal(ERROR)
         if error_monitor is not None:
-            error_monitor.update(_error_bits(guesses, known, self.policy.error_threshold), at, run, out)
-        self._performance(guesses, known, at, run, out)
+            error_monitor.update(bits, at, run, out)
+        watch = self.deployment_watch
+        if watch is not None and not watch.done:
+            fired = watch.update(bits)
+            if fired is not None:
+                out.alerts.append(self._deployment_alert(watch, int(at[fired]), run))
+
+    def _deployment_alert(self, watch: DeploymentWatch, position: int, run: EventRun) -> DriftAlert:
+        """Kind `deployment`: the new version is clearly worse than the one it replaced (`_finish` turns
+        it into a rollback recommendation)."""
+        before, after = watch.evidence()
+        event_index = int(run.indices[position])
+        version = run.version(position)
+        return DriftAlert(
+            alert_id=_stable_id("a", run.model_id, version, run.generation, ERROR, DEPLOYMENT_WATCH, event_index),
+            model_id=run.model_id,
+            model_version=version,
+            signal=ERROR,
+            detector=DEPLOYMENT_WATCH,
+            kind=AlertKind.DEPLOYMENT,
+            severity=Severity.DRIFT,
+            event_index=event_index,
+            event_id=run.event_id(position),
+            ts=float(run.ts[position]),
+            evidence=Evidence(before=before, after=after),
+            detected_at=0.0,
+            detail=f"version {version} is worse than {watch.replaced_version}, which it replaced: error rate "
+                   f"{after['error_rate']:.4g} over {int(after['count'])} labels against "
+                   f"{before['error_rate']:.4g} (p = {after['p_value']:.3g})",
+        )
 
     def _expected_f1(self, guesses: list[Target], scores: list[Score | None], raised: list[DriftAlert]) -> None:
         """Count the scored predictions towards the expected F1 (detectors/estimated.py), in step with
@@ -724,9 +764,7 @@ class ModelMonitor:
                            np.array([p.ts for p in pendings], dtype=np.float64))
             guesses, truths = [p.prediction for p in pendings], [label.label for label, _ in current]
             at = np.arange(len(current))
-            monitor = self._signal(ERROR)
-            if monitor is not None:
-                monitor.update(_error_bits(guesses, truths, self.policy.error_threshold), at, run, out)
+            self._errors(guesses, truths, at, run, out)
             self._performance(guesses, truths, at, run, out)
             # label order, then signal order (stable), as one call per label gives them: each
             # prediction is joined once, so its event_index tells its label's place in the column
@@ -791,6 +829,7 @@ class ModelMonitor:
         if deployed.request_id is not None and deployed.request_id == self.last_deployment_request:
             return False
         self.last_deployment_request = deployed.request_id
+        self.deployment_watch = self._watch_after(deployed)
         if self.model_version and self.model_version != deployed.model_version:
             self.retired_version = self.model_version
         self.model_version = deployed.model_version
@@ -804,6 +843,25 @@ class ModelMonitor:
         self.joint = None
         self.estimated_f1 = None
         return True
+
+    def _watch_after(self, deployed: ModelDeployed) -> DeploymentWatch | None:
+        """A watch of the new version against the one it replaces, where that one has a baseline: the
+        error bits of its reference (its first labels after its own deployment, before any drift), or
+        the error rate of the reference its deployment gave."""
+        config = self.policy.post_deployment
+        if not config.enabled or not self.model_version or self.model_version == deployed.model_version:
+            return None
+        errors, count = 0, 0
+        monitor = self.signals.get(ERROR)
+        if monitor is not None and monitor.windows is not None:
+            held = monitor.windows.reference.values()
+            errors, count = int(np.count_nonzero(held > 0.5)), int(held.size)
+        given = self.references.get(ERROR)
+        if given is not None and given.count > count:
+            errors, count = round(given.mean * given.count), given.count
+        if count < config.min_baseline:
+            return None
+        return DeploymentWatch(self.model_version, errors, count, config)
 
     def _signal(self, signal: str, *, categorical: bool = False) -> SignalMonitor | None:
         """The signal's monitor, made on first sight (`categorical`: fed category codes); None when the
@@ -835,7 +893,11 @@ class ModelMonitor:
         now = self.clock()
         out.alerts = [alert.model_copy(update={"detected_at": now}) for alert in out.alerts]
         for alert in out.alerts:
-            if alert.severity == Severity.DRIFT:
+            if alert.kind == AlertKind.DEPLOYMENT:
+                rollback = self._rollback(alert, now)
+                if rollback is not None:
+                    out.retrain_requests.append(rollback)
+            elif alert.severity == Severity.DRIFT:
                 request = self._consider_retrain(alert, now)
                 if request is not None:
                     out.retrain_requests.append(request)
@@ -867,7 +929,27 @@ class ModelMonitor:
         return request
 
 
-_KIND_ORDER = {AlertKind.DATA: 0, AlertKind.PREDICTION: 1, AlertKind.CONCEPT: 2}
+    def _rollback(self, alert: DriftAlert, now: float) -> RetrainRequest | None:
+        """The post-deployment watch fired: recommend the replaced version back, past any cooldown (the
+        watch fires at most once a deployment)."""
+        watch = self.deployment_watch
+        if not self.policy.retrain.enabled or watch is None:
+            return None
+        request = RetrainRequest(
+            request_id=_stable_id("r", self.model_id, alert.model_version, self.generation, alert.alert_id),
+            model_id=self.model_id,
+            model_version=alert.model_version,
+            reasons=[alert.alert_id],
+            window=EventWindow(from_ts=alert.ts, to_ts=alert.ts),
+            requested_at=now,
+            rollback_to=watch.replaced_version,
+        )
+        self.retrain.last_request_ts, self.retrain.last_request_id = alert.ts, request.request_id
+        self.retrain.requests += 1
+        return request
+
+
+_KIND_ORDER = {AlertKind.DATA: 0, AlertKind.PREDICTION: 1, AlertKind.CONCEPT: 2, AlertKind.DEPLOYMENT: 3}
 
 
 def _alert_order(alert: DriftAlert) -> tuple[int, int, str]:

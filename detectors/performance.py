@@ -51,6 +51,7 @@ import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from detectors.scoring import classification_scores, mean_absolute_error, root_mean_squared_error
+from detectors.stats import fisher_lower, log_choose
 from detectors.windows import FixedBuffer, WindowConfig
 from schemas.types import Target
 
@@ -328,7 +329,7 @@ class PerformanceMonitor:
             else:
                 classes = [positive] if positive != OTHER and testable[positive] else []
             for c in classes:
-                tests.append((_fisher_lower(int(window[0][c]), int(window[trials][c]), int(reference[0][c]),
+                tests.append((fisher_lower(int(window[0][c]), int(window[trials][c]), int(reference[0][c]),
                               int(reference[trials][c])), measure, c))
         if not tests:
             return 1.0, None
@@ -387,17 +388,6 @@ def _class_counts(pairs: npt.NDArray[Any]) -> ClassCounts:
     return np.diagonal(matrix)[:MISMATCH].copy(), matrix.sum(axis=1)[:MISMATCH], labelled
 
 
-def _fisher_lower(hits: int, trials: int, reference_hits: int, reference_trials: int) -> float:
-    """P(at most `hits` of the window's `trials` were hits), given the hits of window and reference
-    together, when each of all the trials was equally likely a hit: a hypergeometric tail."""
-    total, successes = trials + reference_trials, hits + reference_hits
-    x = np.arange(max(0, trials - (total - successes)), hits + 1)
-    lf = _log_factorials(total)  # indexed directly: this runs for every test of every window
-    log_p = (lf[successes] - lf[x] - lf[successes - x] + lf[total - successes] - lf[trials - x]
-             - lf[total - successes - trials + x] - (lf[total] - lf[trials] - lf[total - trials]))
-    return float(min(1.0, np.exp(log_p).sum()))
-
-
 def _median_limit(reference: npt.NDArray[np.float64], size: int, false_alarm: float) -> float | None:
     """The smallest reference order statistic that more than half of a window of `size` values from the
     reference's distribution exceeds with probability at most `false_alarm`; None when even the largest
@@ -419,24 +409,5 @@ def _at_most_below(most: int, k: int, n: int, size: int) -> float:
     """P(at most `most` of `size` window values fall below the k-th smallest of `n` reference values),
     all `n + size` values exchangeable: a sum of negative hypergeometric probabilities."""
     b = np.arange(most + 1)
-    log_p = _log_choose(b + k - 1, b) + _log_choose(size - b + n - k, size - b) - _log_choose(n + size, n)
+    log_p = log_choose(b + k - 1, b) + log_choose(size - b + n - k, size - b) - log_choose(n + size, n)
     return float(np.exp(log_p).sum())
-
-
-def _log_choose(n: Any, k: Any) -> Any:
-    """ln C(n, k), elementwise over integer arrays, or for plain ints."""
-    lf = _log_factorials(int(np.max(n)))
-    return lf[n] - lf[k] - lf[np.subtract(n, k)]
-
-
-_LOG_FACTORIALS = np.zeros(1)
-
-
-def _log_factorials(top: int) -> npt.NDArray[np.float64]:
-    """ln 0!, ln 1!, ... at least up to ln top!: one table, grown by doubling (a prefix of a cumulative sum
-    does not depend on its length, so a grown table keeps every value it had)."""
-    global _LOG_FACTORIALS
-    if top >= _LOG_FACTORIALS.size:
-        size = max(top + 1, 2 * _LOG_FACTORIALS.size)
-        _LOG_FACTORIALS = np.concatenate([[0.0], np.cumsum(np.log(np.arange(1, size)))])
-    return _LOG_FACTORIALS

@@ -8,7 +8,8 @@ KSWIN and the window tests, still Python objects, go through a restricted unpick
 (detectors/safe_pickle.py). The JSON part also carries each detector's statistics, so
 `driftline status` can show state without rebuilding detectors.
 
-`format` is 6: as 5, with the joint signal's reference sums (detectors/joint.py) and rate CUSUM
+`format` is 7: as 6, with the post-deployment watch's counts (detectors/deployment_watch.py). Format 6
+was as 5, with the joint signal's reference sums (detectors/joint.py) and rate CUSUM
 banks (a statistic per alternative, the reference's counts per cell in the parameters, the values
 per cell of the chunk a maturing reference may take in the state, detectors/maturing.py); a rate
 CUSUM saved by format 5 or before loads as a bank of its one alternative, and the default rules (now
@@ -36,6 +37,7 @@ import pydantic_core
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from detectors.config import ModelPolicy, SignalRule
+from detectors.deployment_watch import DeploymentWatch
 from detectors.estimated import EstimatedF1
 from detectors.joint import JointReference
 from detectors.monitor import Clock, DetectorSlot, DriftRecord, ModelMonitor, RetrainState, SignalMonitor
@@ -134,15 +136,26 @@ class JointState(_State):
     sums: bytes
 
 
-FORMAT: Literal[6] = 6
-READABLE = (2, 3, 4, 5, 6)
-"""Format 6 adds rate CUSUM banks and maturing references; format 5 the performance windows; format 4
-the model's width (its false-alarm budget's split) and the rate CUSUM detector; format 3 saves ADWIN's
-used levels only; formats 2 to 5 still load."""
+class DeploymentWatchState(_State):
+    """The post-deployment watch's counts (detectors/deployment_watch.py); its config comes from the policy."""
+
+    replaced_version: str
+    baseline_errors: int
+    baseline_count: int
+    labels: int
+    errors: int
+    fired: bool
+
+
+FORMAT: Literal[7] = 7
+READABLE = (2, 3, 4, 5, 6, 7)
+"""Format 7 adds the post-deployment watch; format 6 rate CUSUM banks and maturing references; format 5
+the performance windows; format 4 the model's width (its false-alarm budget's split) and the rate CUSUM
+detector; format 3 saves ADWIN's used levels only; formats 2 to 6 still load."""
 
 
 class MonitorState(_State):
-    format: Literal[2, 3, 4, 5, 6] = FORMAT
+    format: Literal[2, 3, 4, 5, 6, 7] = FORMAT
     model_id: str
     model_version: str
     generation: int
@@ -157,6 +170,7 @@ class MonitorState(_State):
     joint: JointState | None = None
     estimated_f1: list[int] | None = None
     """Scored predictions counted, then the reference's and the current window's expected TP, FP, FN."""
+    deployment_watch: DeploymentWatchState | None = None
 
 
 def monitor_document(monitor: ModelMonitor) -> bytes:
@@ -189,6 +203,10 @@ def monitor_document(monitor: ModelMonitor) -> bytes:
         "estimated_f1": None if monitor.estimated_f1 is None else monitor.estimated_f1.state(),
         "joint": None if monitor.joint is None else {"names": monitor.joint.names, "size": monitor.joint.size,
                                                      "sums": monitor.joint.raw()},
+        "deployment_watch": None if (watch := monitor.deployment_watch) is None else {
+            "replaced_version": watch.replaced_version, "baseline_errors": watch.baseline_errors,
+            "baseline_count": watch.baseline_count, "labels": watch.labels, "errors": watch.errors,
+            "fired": watch.fired},
     }
     return pydantic_core.to_json(document, bytes_mode="base64", inf_nan_mode="constants")
 
@@ -262,6 +280,10 @@ def restore_monitor(state: MonitorState, policy: ModelPolicy, *, clock: Clock | 
     if state.estimated_f1 is not None and len(state.estimated_f1) == 7:
         monitor.estimated_f1 = EstimatedF1(policy.windows.reference_size, policy.windows.size)
         monitor.estimated_f1.restore(state.estimated_f1)
+    if (watch := state.deployment_watch) is not None and policy.post_deployment.enabled:
+        monitor.deployment_watch = DeploymentWatch(watch.replaced_version, watch.baseline_errors,
+                                                   watch.baseline_count, policy.post_deployment,
+                                                   labels=watch.labels, errors=watch.errors, fired=watch.fired)
     return monitor
 
 

@@ -1,6 +1,7 @@
 """Two-sample statistics between a reference sample and a current window (numpy, vectorized)."""
 
 import math
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -94,3 +95,33 @@ def variance_inflation(series: FloatArray) -> float:
         return 1.0
     r = min(r + 1.0 / math.sqrt(n), 0.99)
     return (1.0 + r) / (1.0 - r)
+
+
+def fisher_lower(hits: int, trials: int, reference_hits: int, reference_trials: int) -> float:
+    """P(at most `hits` of the window's `trials` were hits), given the hits of window and reference
+    together, when each of all the trials was equally likely a hit: a hypergeometric tail."""
+    total, successes = trials + reference_trials, hits + reference_hits
+    x = np.arange(max(0, trials - (total - successes)), hits + 1)
+    lf = log_factorials(total)  # indexed directly: this runs for every test of every window
+    log_p = (lf[successes] - lf[x] - lf[successes - x] + lf[total - successes] - lf[trials - x]
+             - lf[total - successes - trials + x] - (lf[total] - lf[trials] - lf[total - trials]))
+    return float(min(1.0, np.exp(log_p).sum()))
+
+
+def log_choose(n: Any, k: Any) -> Any:
+    """ln C(n, k), elementwise over integer arrays, or for plain ints."""
+    lf = log_factorials(int(np.max(n)))
+    return lf[n] - lf[k] - lf[np.subtract(n, k)]
+
+
+_LOG_FACTORIALS = np.zeros(1)
+
+
+def log_factorials(top: int) -> NDArray[np.float64]:
+    """ln 0!, ln 1!, ... at least up to ln top!: one table, grown by doubling (a prefix of a cumulative sum
+    does not depend on its length, so a grown table keeps every value it had)."""
+    global _LOG_FACTORIALS
+    if top >= _LOG_FACTORIALS.size:
+        size = max(top + 1, 2 * _LOG_FACTORIALS.size)
+        _LOG_FACTORIALS = np.concatenate([[0.0], np.cumsum(np.log(np.arange(1, size)))])
+    return _LOG_FACTORIALS

@@ -12,11 +12,13 @@ from schemas.events import (
     InboundEvent,
     LabelEvent,
     ModelDeployed,
+    ModelRejected,
     PredictionEvent,
     ReferenceStats,
     RetrainRequest,
     Severity,
 )
+from schemas.lineage import Lineage, OffsetRange, TrainingData, Validation
 from schemas.topics import TopicCatalog
 
 __all__ = [
@@ -31,12 +33,17 @@ __all__ = [
     "FeatureEvent",
     "InboundEvent",
     "LabelEvent",
+    "Lineage",
     "ModelDeployed",
+    "ModelRejected",
+    "OffsetRange",
     "PredictionEvent",
     "ReferenceStats",
     "RetrainRequest",
     "Severity",
     "TopicCatalog",
+    "TrainingData",
+    "Validation",
     "decode_events",
     "encode_batch",
     "encode_event",

@@ -10,6 +10,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, model_validator
 
 from schemas.limits import MAX_BATCH_EVENTS, MAX_FEATURES, MAX_ID_CHARS, MAX_STRING_VALUE_CHARS
+from schemas.lineage import Lineage, Validation
 from schemas.types import (
     BoundedText,
     EventId,
@@ -103,6 +104,22 @@ class ModelDeployed(_Wire):
     ts: Timestamp
     reference: Annotated[dict[SignalName, ReferenceStats], Field(max_length=MAX_FEATURES + 2)] | None = None
     request_id: Identifier | None = Field(default=None, description="RetrainRequest this deployment answers")
+    lineage: Lineage | None = Field(default=None, description="what trained and validated this version")
+    model_uri: BoundedText | None = Field(default=None, description="where the model is kept, e.g. models:/name/3")
+
+
+class ModelRejected(_Wire):
+    """A candidate version failed the validation gate: the serving version stays, the request is answered."""
+
+    model_id: ModelId
+    candidate_version: ModelVersion
+    serving_version: ModelVersion
+    request_id: Identifier
+    ts: Timestamp
+    validation: Validation
+    reason: BoundedText
+    lineage: Lineage | None = None
+    model_uri: BoundedText | None = None
 
 
 InboundEvent = PredictionEvent | FeatureEvent | LabelEvent | ModelDeployed
@@ -113,6 +130,7 @@ class AlertKind(StrEnum):
     PREDICTION = "prediction"
     CONCEPT = "concept"
     SYSTEM = "system"
+    DEPLOYMENT = "deployment"
 
 
 class Severity(StrEnum):
@@ -175,9 +193,11 @@ class RetrainRequest(_Wire):
     reasons: list[Identifier] = Field(min_length=1, description="alert_ids that triggered the request")
     window: EventWindow
     requested_at: Timestamp
+    rollback_to: ModelVersion | None = Field(
+        default=None, description="recommend bringing this earlier version back instead of training a new one")
 
 
-Event = InboundEvent | DriftAlert | RetrainRequest
+Event = InboundEvent | DriftAlert | RetrainRequest | ModelRejected
 
 
 class BatchEnvelope(BaseModel):

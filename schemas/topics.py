@@ -35,6 +35,10 @@ class TopicCatalog(BaseModel):
         return f"{self.prefix}retrain"
 
     @property
+    def rejections(self) -> str:
+        return f"{self.prefix}rejections"
+
+    @property
     def dlq(self) -> str:
         return f"{self.prefix}dlq"
 
@@ -42,7 +46,7 @@ class TopicCatalog(BaseModel):
         return [self.predictions, self.features, self.labels, self.deployments]
 
     def outbound(self) -> list[str]:
-        return [self.alerts, self.retrain, self.dlq]
+        return [self.alerts, self.retrain, self.rejections, self.dlq]
 
     def all(self) -> list[str]:
         return self.inbound() + self.outbound()

@@ -17,10 +17,10 @@ from detectors.performance import (
     PerformanceMonitor,
     PerformanceWindow,
     _at_most_below,
-    _fisher_lower,
     task_of,
 )
 from detectors.snapshot import decode_snapshot, encode_snapshot
+from detectors.stats import fisher_lower
 from detectors.windows import WindowConfig
 from schemas import PredictionEvent
 
@@ -190,7 +190,7 @@ def test_the_fisher_tail_is_the_hypergeometric_sum_of_exact_binomials() -> None:
         total, successes = trials + reference_trials, hits + reference_hits
         exact = sum(math.comb(successes, x) * math.comb(total - successes, trials - x)
                     for x in range(max(0, trials - (total - successes)), hits + 1)) / math.comb(total, trials)
-        assert _fisher_lower(hits, trials, reference_hits, reference_trials) == pytest.approx(min(1.0, exact),
+        assert fisher_lower(hits, trials, reference_hits, reference_trials) == pytest.approx(min(1.0, exact),
                                                                                              rel=1e-9, abs=1e-300)
 
 
