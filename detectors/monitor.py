@@ -845,12 +845,16 @@ class ModelMonitor:
         return True
 
     def _watch_after(self, deployed: ModelDeployed) -> DeploymentWatch | None:
-        """A watch of the new version against the one it replaces, where that one has a baseline: the
-        error bits of its reference (its first labels after its own deployment, before any drift), or
-        the error rate of the reference its deployment gave."""
+        """A watch of the new version where it replaces another and a baseline exists: the error rate the
+        deployment's own reference gives (a validated version: the candidate's errors on its
+        validation slice, what it promised), else the replaced version's reference errors (its first
+        labels after its own deployment, before any drift), or the rate its deployment gave."""
         config = self.policy.post_deployment
         if not config.enabled or not self.model_version or self.model_version == deployed.model_version:
             return None
+        promised = (deployed.reference or {}).get(ERROR)
+        if promised is not None and promised.count >= config.min_baseline:
+            return DeploymentWatch(self.model_version, round(promised.mean * promised.count), promised.count, config)
         errors, count = 0, 0
         monitor = self.signals.get(ERROR)
         if monitor is not None and monitor.windows is not None:
