@@ -12,6 +12,7 @@ models (`models`, `progress`, `stats`, `layout`) are written outside those scrip
 | `<p>early:{<model>}:<event_id>` | string | label that arrived before its prediction (JSON) | label TTL |
 | `<p>windows:{<model>}:<signal>` | list | last 100 closed tumbling windows (JSON), newest first | 7 days |
 | `<p>performance:{<model>}` | list | last 100 closed performance windows (JSON, detectors/performance.py), the reference window among them, newest first | 7 days |
+| `<p>lineage:{<model>}` | list | lineage log (schemas/lineage_log.py, JSON, newest first, last 1,000): retrain requests with their alerts and deployments applied (the worker), rejected candidates (trainers) | none |
 | `<p>outbox:{<model>}` | hash | id -> alert / retrain request persisted but not yet confirmed on Kafka | none |
 | `<p>progress` | hash | `topic:partition` -> last offset of the last batch saved (agents/recovery.py re-reads from there when Redis lost state) | none |
 | `<p>stats` | hash | counters: `events:<topic>`, `dead_letters:<reason>`, `alerts`, `system_alerts`, `retrain_requests`, `stale_events`, `stale_labels` | none |
@@ -62,6 +63,9 @@ class RedisKeys:
 
     def performance(self, model_id: str) -> str:
         return f"{self.prefix}performance:{{{model_id}}}"
+
+    def lineage(self, model_id: str) -> str:
+        return f"{self.prefix}lineage:{{{model_id}}}"
 
 
 @dataclass(frozen=True)

@@ -63,7 +63,15 @@ from detectors.snapshot import SnapshotError, decode_snapshot, encode_snapshot
 from driftline.settings import Settings
 from schemas.codec import DecodeError, decode_batch_elements, decode_events, encode_event
 from schemas.dead_letter import DeadLetter, DeadLetterReason
-from schemas.events import DriftAlert, FeatureEvent, InboundEvent, LabelEvent, ModelDeployed, PredictionEvent
+from schemas.events import (
+    DriftAlert,
+    FeatureEvent,
+    InboundEvent,
+    LabelEvent,
+    ModelDeployed,
+    ModelRejected,
+    PredictionEvent,
+)
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -125,6 +133,7 @@ class BatchProcessor:
             self.topics.features: FeatureEvent,
             self.topics.labels: LabelEvent,
             self.topics.deployments: ModelDeployed,
+            self.topics.rejections: ModelRejected,
         }
         self.retry_max_seconds = retry_max_seconds
         self.metrics = metrics or WorkerMetrics()
@@ -583,6 +592,7 @@ class BatchProcessor:
                                                request.model_dump_json()))
             write.windows += out.windows
             write.performance += out.performance
+            write.lineage += out.lineage
             report.performance += out.performance
             report.alerts += len(out.alerts)
             report.retrain_requests += len(out.retrain_requests)

@@ -46,6 +46,7 @@ from detectors.windows import WindowStats
 from driftline.redis_connect import AsyncClient, async_client
 from driftline.settings import Settings
 from schemas.events import LabelEvent
+from schemas.lineage_log import LINEAGE_HISTORY, DeploymentEntry, RequestEntry
 
 Offsets = dict[str, int]
 T = TypeVar("T")
@@ -89,6 +90,10 @@ for _, window in ipairs(ops.windows) do
   redis.call('LPUSH', key, window[2])
   redis.call('LTRIM', key, 0, ops.history - 1)
   redis.call('EXPIRE', key, ops.window_ttl)
+end
+for _, entry in ipairs(ops.lineage) do
+  redis.call('LPUSH', KEYS[entry[1]], entry[2])
+  redis.call('LTRIM', KEYS[entry[1]], 0, ops.lineage_history - 1)
 end
 for _, held in ipairs(ops.hold) do
   redis.call('SET', KEYS[held[1]], held[2], 'PX', ops.label_ttl_ms)
@@ -174,6 +179,7 @@ class ModelWrite:
     outbox: list[OutboxItem] = field(default_factory=list)
     windows: list[WindowStats] = field(default_factory=list)
     performance: list[PerformanceWindow] = field(default_factory=list)
+    lineage: list[RequestEntry | DeploymentEntry] = field(default_factory=list)
     expected_seq: str | None = None  # the seq this writer loaded or last wrote; None: not checked
 
 
@@ -368,7 +374,8 @@ class StateStore:
             "outbox": [[item.id, item.encode().decode()] for item in write.outbox],
             "windows": [[index_of(self.keys.windows(model_id, s.signal)), s.model_dump_json()] for s in write.windows]
             + [[index_of(self.keys.performance(model_id)), p.model_dump_json()] for p in write.performance],
-            "hold": [], "drop": [],
+            "lineage": [[index_of(self.keys.lineage(model_id)), e.model_dump_json()] for e in write.lineage],
+            "hold": [], "drop": [], "lineage_history": LINEAGE_HISTORY,
             "history": WINDOW_HISTORY, "window_ttl": WINDOW_TTL_SECONDS, "label_ttl_ms": self.label_ttl_ms,
         }
         if labels is not None:

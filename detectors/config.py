@@ -52,6 +52,8 @@ class RetrainPolicy(_Config):
     min_drifted_signals: int = Field(default=3, ge=0, description="or this many distinct signals; 0 disables")
     within_seconds: float = Field(default=3_600.0, gt=0)
     cooldown_seconds: float = Field(default=3_600.0, ge=0, description="at most one request per model per cooldown")
+    retry_after_rejection: bool = Field(default=True, description="a rejected candidate's request is asked "
+                                        "again (the data since the drift began) once the cooldown has passed")
 
 
 class Calibration(_Config):

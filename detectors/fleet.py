@@ -12,7 +12,8 @@ from typing import Any, Protocol
 
 from detectors.config import MonitoringConfig
 from detectors.monitor import Clock, ModelMonitor, MonitorOutput, PendingPrediction
-from schemas.events import FeatureEvent, InboundEvent, LabelEvent, ModelDeployed, PredictionEvent
+from schemas.events import FeatureEvent, InboundEvent, LabelEvent, ModelDeployed, ModelRejected, PredictionEvent
+from schemas.lineage_log import DeploymentEntry
 
 
 class LabelBuffer(Protocol):
@@ -104,8 +105,13 @@ class MonitorFleet:
             if labels:
                 out.extend(self._observe_labels(monitor, labels))
                 labels = []
+            if isinstance(event, ModelRejected):
+                monitor.rejected(event)
+                continue
             assert isinstance(event, ModelDeployed)
-            monitor.reset(event)
+            replaced = monitor.summary() if monitor.model_version else None
+            if monitor.reset(event):
+                out.lineage.append(DeploymentEntry(deployed=event, generation=monitor.generation, replaced=replaced))
         if run:
             out.extend(self._observe_run(monitor, run))
         if labels:

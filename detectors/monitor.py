@@ -58,11 +58,13 @@ from schemas.events import (
     FeatureEvent,
     LabelEvent,
     ModelDeployed,
+    ModelRejected,
     PredictionEvent,
     ReferenceStats,
     RetrainRequest,
     Severity,
 )
+from schemas.lineage_log import AlertRef, DeploymentEntry, RequestEntry, VersionSummary
 from schemas.types import FeatureValue, Score, Target
 
 Clock = Callable[[], float]
@@ -97,11 +99,14 @@ class MonitorOutput:
     windows: list[WindowStats] = field(default_factory=list)
     performance: list[PerformanceWindow] = field(default_factory=list)
     pending: list[PendingPrediction] = field(default_factory=list)
+    lineage: list[RequestEntry | DeploymentEntry] = field(default_factory=list)
+    """For the model's lineage log (schemas/lineage_log.py): the requests made and deployments applied."""
     stale_labels: int = 0
     stale_events: int = 0
 
     def extend(self, other: "MonitorOutput") -> None:
         self.alerts += other.alerts
+        self.lineage += other.lineage
         self.retrain_requests += other.retrain_requests
         self.windows += other.windows
         self.performance += other.performance
@@ -495,6 +500,12 @@ class RetrainState:
     last_request_ts: float | None = None
     last_request_id: str | None = None
     requests: int = 0
+    drift_began_ts: float | None = None
+    """Event time of the first drift alert since the last reset: where the data of a new regime starts,
+    for every request until a deployment (a rejected candidate leaves the drift where it was)."""
+    last_reasons: list[str] = field(default_factory=list)
+    rejected: bool = False
+    """The last request's candidate was rejected: ask again once the cooldown has passed."""
 
 
 class ModelMonitor:
@@ -575,7 +586,34 @@ class ModelMonitor:
                                   run, early_label, out)
         out.windows.sort(key=lambda w: (w.last_index, w.signal))
         self._finish(out)
+        self._retry_rejected(float(run.ts.max()), out)
         return out
+
+    def rejected(self, rejection: ModelRejected) -> None:
+        """A trainer rejected the candidate for this model's last request: the drift stands, so once the
+        cooldown has passed the next event asks again (`_retry_rejected`)."""
+        if rejection.request_id == self.retrain.last_request_id:
+            self.retrain.rejected = True
+
+    def _retry_rejected(self, ts: float, out: MonitorOutput) -> None:
+        state, policy = self.retrain, self.policy.retrain
+        if not state.rejected or not policy.enabled or not policy.retry_after_rejection:
+            return
+        if state.last_request_ts is not None and ts - state.last_request_ts < policy.cooldown_seconds:
+            return
+        began = state.drift_began_ts if state.drift_began_ts is not None else ts
+        request = RetrainRequest(
+            request_id=_stable_id("r", self.model_id, self.model_version, self.generation, "retry", state.requests),
+            model_id=self.model_id,
+            model_version=self.model_version,
+            reasons=state.last_reasons or [state.last_request_id or "rejected"],
+            window=EventWindow(from_ts=min(began, ts), to_ts=ts),
+            requested_at=self.clock(),
+        )
+        state.last_request_ts, state.last_request_id, state.rejected = ts, request.request_id, False
+        state.requests += 1
+        out.retrain_requests.append(request)
+        out.lineage.append(RequestEntry(request=request))
 
     def _start_joint(self, first: PredictionEvent | FeatureEvent) -> None:
         """The joint signal spans the numeric features of the model's first event, if it has two or more
@@ -821,6 +859,13 @@ class ModelMonitor:
             detected_at=0.0,
         )
 
+    def summary(self) -> VersionSummary:
+        """What this monitor saw of its version since its last reset."""
+        drifts = sum(slot.drifts for monitor in self.signals.values() for slot in monitor.slots)
+        drops = self.performance.drops if self.performance is not None else 0
+        return VersionSummary(model_version=self.model_version, events=self.event_count, drift_alerts=drifts + drops,
+                              retrain_requests=self.retrain.requests)
+
     def reset(self, deployed: ModelDeployed) -> bool:
         """A new model version is live: forget detectors, windows, counters and retrain bookkeeping.
 
@@ -901,17 +946,21 @@ class ModelMonitor:
                 rollback = self._rollback(alert, now)
                 if rollback is not None:
                     out.retrain_requests.append(rollback)
+                    out.lineage.append(RequestEntry(request=rollback, alerts=[
+                        AlertRef(alert_id=alert.alert_id, signal=alert.signal, ts=alert.ts)]))
             elif alert.severity == Severity.DRIFT:
-                request = self._consider_retrain(alert, now)
+                request = self._consider_retrain(alert, now, out)
                 if request is not None:
                     out.retrain_requests.append(request)
 
-    def _consider_retrain(self, alert: DriftAlert, now: float) -> RetrainRequest | None:
+    def _consider_retrain(self, alert: DriftAlert, now: float, out: MonitorOutput) -> RetrainRequest | None:
         policy, state = self.policy.retrain, self.retrain
         if not policy.enabled:
             return None
         state.recent = [r for r in state.recent if alert.ts - r.ts <= policy.within_seconds]
         state.recent.append(DriftRecord(alert.signal, alert.alert_id, alert.ts))
+        if state.drift_began_ts is None or alert.ts < state.drift_began_ts:
+            state.drift_began_ts = alert.ts
         direct = any(_matches(alert.signal, pattern) for pattern in policy.on_signals)
         distinct = {r.signal for r in state.recent}
         if not direct and (policy.min_drifted_signals == 0 or len(distinct) < policy.min_drifted_signals):
@@ -924,12 +973,15 @@ class ModelMonitor:
             model_id=self.model_id,
             model_version=alert.model_version,
             reasons=[r.alert_id for r in reasons],
-            window=EventWindow(from_ts=min(r.ts for r in reasons), to_ts=alert.ts),
+            window=EventWindow(from_ts=min(state.drift_began_ts, *(r.ts for r in reasons)), to_ts=alert.ts),
             requested_at=now,
         )
         state.last_request_ts, state.last_request_id = alert.ts, request.request_id
+        state.last_reasons, state.rejected = list(request.reasons), False
         state.requests += 1
         state.recent = []
+        out.lineage.append(RequestEntry(request=request, alerts=[AlertRef(alert_id=r.alert_id, signal=r.signal, ts=r.ts)
+                                                                 for r in reasons]))
         return request
 
 

@@ -108,6 +108,9 @@ class RetrainStateModel(_State):
     last_request_ts: float | None = None
     last_request_id: str | None = None
     requests: int = 0
+    drift_began_ts: float | None = None
+    last_reasons: list[str] = Field(default_factory=list)
+    rejected: bool = False
 
 
 class PerformanceState(_State):
@@ -195,6 +198,9 @@ def monitor_document(monitor: ModelMonitor) -> bytes:
             "last_request_ts": retrain.last_request_ts,
             "last_request_id": retrain.last_request_id,
             "requests": retrain.requests,
+            "drift_began_ts": retrain.drift_began_ts,
+            "last_reasons": retrain.last_reasons,
+            "rejected": retrain.rejected,
         },
         "last_deployment_request": monitor.last_deployment_request,
         "retired_version": monitor.retired_version,
@@ -270,6 +276,9 @@ def restore_monitor(state: MonitorState, policy: ModelPolicy, *, clock: Clock | 
         last_request_ts=state.retrain.last_request_ts,
         last_request_id=state.retrain.last_request_id,
         requests=state.retrain.requests,
+        drift_began_ts=state.retrain.drift_began_ts,
+        last_reasons=list(state.retrain.last_reasons),
+        rejected=state.retrain.rejected,
     )
     for saved in state.signals:
         if policy.rule_for(saved.signal) != saved.rule:

@@ -3,11 +3,14 @@
 A live service (a river HoeffdingTree pretrained on Agrawal's concept 0) logs every prediction with
 its label through the producer SDK. Half-way, the concept changes (Agrawal function 0 -> 4), so the
 error rate jumps. The worker's error detector (a rate CUSUM against the reference error rate)
-raises a drift alert and a retrain request; the reference trainer retrains on the labelled
-examples seen since the alert and announces version 2; the worker resets that model's detectors,
-and the service swaps models when the deployment arrives. Every piece is the one a user would
-run: `driftline worker` as a child process, the SDK's Subscriber and Trainer, and the reference
-trainer's Redis example store.
+raises a drift alert and a retrain request. The reference trainer reads the labelled examples of
+the new regime from Kafka and puts each candidate through the validation gate: its first attempt
+is hasty (it trains on the first few hundred examples it finds) and the gate rejects it for having
+too few; the drift persists, so after the retrain cooldown the worker asks again, the trainer
+takes enough data, and the gate promotes that candidate, which beats the serving version on the
+held-out slice. The worker resets that model's detectors, and the service swaps models when the
+deployment arrives. Every piece is the one a user would run: `driftline worker` as a child
+process, the SDK's Subscriber and Trainer, and the reference trainer's validated training.
 """
 
 import queue
@@ -21,11 +24,24 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from driftline.reference_trainer import ExampleStore, ExampleTap, ModelStore, default_model, train_on_recent_data
-from driftline.sdk import EventProducer, ProducerConfig, Subscriber, Trainer
+from driftline.reference_trainer import RiverLearner, default_model
+from driftline.sdk import (
+    DriftAlert,
+    EventProducer,
+    FileRegistry,
+    GateConfig,
+    ModelDeployed,
+    ModelRejected,
+    ProducerConfig,
+    RejectedModel,
+    RetrainRequest,
+    Subscriber,
+    TrainedModel,
+    Trainer,
+    ValidatedTraining,
+)
 from driftline.settings import Settings
 from driftline.worker_process import WorkerProcess
-from schemas import DriftAlert, ModelDeployed, RetrainRequest
 
 Say = Callable[[str], None]
 
@@ -39,6 +55,9 @@ class DemoPlan(BaseModel):
     max_events: int = Field(default=30_000, ge=2_000, description="give up if no deployment arrives by then")
     rate: float = Field(default=1_000.0, gt=0, description="events per second the service sends")
     train_examples: int = Field(default=1_000, ge=100)
+    hasty_examples: int = Field(default=200, ge=10, description="the first attempt's training examples: too few")
+    validation_examples: int = Field(default=500, ge=50)
+    cooldown_seconds: float = Field(default=5.0, ge=0, description="retrain cooldown: when the worker asks again")
     seed: int = 7
 
 
@@ -67,6 +86,7 @@ class Timeline:
     swapped_at: int | None = None
     alerts: list[DriftAlert] = field(default_factory=list)
     requests: list[RetrainRequest] = field(default_factory=list)
+    rejections: list[ModelRejected] = field(default_factory=list)
     deployments: list[ModelDeployed] = field(default_factory=list)
 
 
@@ -95,7 +115,8 @@ class Watcher:
         self.deployed: queue.Queue[ModelDeployed] = queue.Queue()
         self.stopped = threading.Event()
         self.subscriber = Subscriber(settings, group_id=f"driftline-demo-{uuid.uuid4().hex[:8]}",
-                                     streams=("alerts", "retrain", "deployments"), from_beginning=True)
+                                     streams=("alerts", "retrain", "deployments", "rejections"),
+                                     from_beginning=True)
         self.thread = threading.Thread(target=self._run, name="demo-watcher", daemon=True)
 
     def start(self) -> "Watcher":
@@ -110,7 +131,7 @@ class Watcher:
     def _run(self) -> None:
         self.subscriber.run(self._handle, stop=self.stopped.is_set)
 
-    def _handle(self, event: DriftAlert | RetrainRequest | ModelDeployed) -> None:
+    def _handle(self, event: DriftAlert | RetrainRequest | ModelDeployed | ModelRejected) -> None:
         if event.model_id != self.model_id:
             return
         if isinstance(event, DriftAlert):
@@ -120,17 +141,25 @@ class Watcher:
         elif isinstance(event, RetrainRequest):
             self.timeline.requests.append(event)
             self.say(f"  RETRAIN   request {event.request_id} for version {event.model_version} "
-                     f"({len(event.reasons)} alert(s); data since the alert's event time)")
+                     f"({len(event.reasons)} alert(s); data since the drift began)")
+        elif isinstance(event, ModelRejected):
+            self.timeline.rejections.append(event)
+            self.say(f"  REJECTED  candidate {event.candidate_version} (request {event.request_id}): {event.reason}")
         else:
             self.timeline.deployments.append(event)
-            self.say(f"  DEPLOYED  version {event.model_version} (request {event.request_id})")
+            checked = event.lineage.validation if event.lineage is not None else None
+            scores = "" if checked is None else (
+                f": {checked.metric} {checked.candidate_score:.3f} against the serving version's "
+                f"{checked.serving_score if checked.serving_score is None else round(checked.serving_score, 3)} "
+                f"on {checked.slice_size} held-out examples")
+            self.say(f"  DEPLOYED  version {event.model_version} (request {event.request_id}){scores}")
             self.deployed.put(event)
 
 
 class LiveService:
     """The model being monitored: predicts, logs prediction+label, swaps versions on deployment."""
 
-    def __init__(self, model_id: str, model: Any, producer: EventProducer, models: ModelStore) -> None:
+    def __init__(self, model_id: str, model: Any, producer: EventProducer, models: FileRegistry) -> None:
         self.model_id, self.model, self.producer, self.models = model_id, model, producer, models
         self.version = "1"
 
@@ -144,6 +173,26 @@ class LiveService:
     def deploy(self, deployed: ModelDeployed) -> None:
         self.model = self.models.load(self.model_id, deployed.model_version)
         self.version = deployed.model_version
+
+
+class DemoTraining:
+    """The reference trainer's validated training, hasty on its first request: it trains on the first
+    `hasty_examples` examples it finds, fewer than the gate's minimum, so the gate rejects that
+    candidate. Every later request takes `train_examples`."""
+
+    def __init__(self, settings: Settings, models: FileRegistry, plan: DemoPlan) -> None:
+        gate = GateConfig(metric="accuracy", validation_examples=plan.validation_examples,
+                          min_training_examples=plan.train_examples // 2)
+        self.hasty = ValidatedTraining(settings, RiverLearner(), models, gate,
+                                       training_examples=plan.hasty_examples,
+                                       max_wait_seconds=60)
+        self.patient = ValidatedTraining(settings, RiverLearner(), models, gate, training_examples=plan.train_examples,
+                                         max_wait_seconds=60)
+        self.attempts = 0
+
+    def train(self, request: RetrainRequest) -> TrainedModel | RejectedModel:
+        self.attempts += 1
+        return (self.hasty if self.attempts == 1 else self.patient).train(request)
 
 
 def drifting_stream(plan: DemoPlan) -> Any:
@@ -161,15 +210,18 @@ def run_demo(settings: Settings, out_dir: Path, plan: DemoPlan | None = None, sa
     out_dir.mkdir(parents=True, exist_ok=True)
     model_id = f"demo-agrawal-{uuid.uuid4().hex[:6]}"
     timeline = Timeline(drift_at=plan.drift_at)
-    models = ModelStore(out_dir / "models")
+    models = FileRegistry(out_dir / "models")
+    config = out_dir / "monitoring.toml"  # the calibrated defaults, with a short retrain cooldown
+    config.write_text(f"[defaults]\npreset = \"calibrated\"\n\n[defaults.retrain]\n"
+                      f"cooldown_seconds = {plan.cooldown_seconds}\n")
+    settings = settings.model_copy(update={"config": config})
 
     say(f"starting `driftline worker` (log: {out_dir / 'worker.log'}) ...")
     worker = WorkerProcess(settings, out_dir / "worker.log").start()
     say(f"worker ready after {time.monotonic() - started:.1f}s")
-    examples = ExampleStore(settings)
-    tap = ExampleTap(settings, examples, group_id=f"driftline-demo-tap-{uuid.uuid4().hex[:8]}").start()
-    trainer = Trainer(train_on_recent_data(examples, models, min_examples=plan.train_examples, max_wait_seconds=60),
-                      settings, group_id=f"driftline-demo-trainer-{uuid.uuid4().hex[:8]}", model_ids={model_id})
+    training = DemoTraining(settings, models, plan)
+    trainer = Trainer(training.train, settings, group_id=f"driftline-demo-trainer-{uuid.uuid4().hex[:8]}",
+                      model_ids={model_id}, rollback=training.patient.rollback)
     trainer_stop = threading.Event()
     trainer_thread = threading.Thread(target=trainer.run, kwargs={"stop": trainer_stop.is_set},
                                       name="demo-trainer", daemon=True)
@@ -195,7 +247,6 @@ def run_demo(settings: Settings, out_dir: Path, plan: DemoPlan | None = None, sa
         trainer_stop.set()
         trainer_thread.join(10)
         watcher.stop()
-        tap.stop()
         trainer.close()
         worker.stop()
     plot = _plot(timeline, out_dir / "drift_timeline.png", model_id, say)
@@ -282,7 +333,7 @@ def summary(report: DemoReport) -> str:
         lines.append(f"  accuracy {phase.name:<17} {phase.accuracy:.2f}   (events {phase.first:,}-{phase.last:,})")
     drift = sum(1 for a in t.alerts if a.severity == "drift")
     lines.append(f"  alerts {len(t.alerts)} ({drift} drift), retrain requests {len(t.requests)}, "
-                 f"deployments {len(t.deployments)}")
+                 f"candidates rejected {len(t.rejections)}, deployments {len(t.deployments)}")
     if report.worker_generation is not None:
         lines.append(f"  worker state: {report.model_id} version {report.worker_version}, "
                      f"detectors reset {report.worker_generation} time(s)")

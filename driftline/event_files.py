@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from schemas.events import FeatureEvent, InboundEvent, LabelEvent, ModelDeployed, PredictionEvent
+from schemas.events import FeatureEvent, InboundEvent, LabelEvent, ModelDeployed, ModelRejected, PredictionEvent
 from schemas.types import int_as_float
 
 ROW_FIELDS = ("model_id", "model_version", "event_id", "ts", "prediction", "label", "score")
@@ -36,6 +36,8 @@ def event_type_of(record: dict[str, Any]) -> type[InboundEvent]:
         return FeatureEvent
     if "label" in record:
         return LabelEvent
+    if "candidate_version" in record:
+        return ModelRejected
     if "model_version" in record and "event_id" not in record:
         return ModelDeployed
     raise ValueError("cannot tell the event type: no prediction, features, label or deployment fields")

@@ -6,26 +6,37 @@ event_id; a label event overrides an inline label, the last one by offset winnin
 is read from the first record appended at or after `from_ts - skew_seconds`
 (`offsets_for_times`): an event is sent after it happens, so with producers' clocks within
 `skew_seconds` of the broker's no earlier record can carry an event of the window. Each partition
-is then read to its end (agents/partition_ends.py), and the range read is recorded. Reading those
+is then read to its end (or to the first record appended after the read began), and the range read
+is recorded. Reading those
 ranges again, with the same window and count, gives the same examples and the same fingerprint for
 as long as the topics retain them; records already deleted by retention raise DataGone.
 """
 
 import hashlib
+import logging
 import math
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, KafkaError, KafkaException, TopicPartition
+from confluent_kafka import (
+    OFFSET_BEGINNING,
+    OFFSET_END,
+    TIMESTAMP_NOT_AVAILABLE,
+    Consumer,
+    KafkaError,
+    KafkaException,
+    TopicPartition,
+)
 from pydantic import BaseModel, ConfigDict
 
-from agents.partition_ends import read_to_ends
 from driftline.settings import Settings
 from schemas.codec import DecodeError, decode_events
 from schemas.events import Features, LabelEvent, PredictionEvent
 from schemas.lineage import OffsetRange, TrainingData
 from schemas.types import Score, Target
+
+log = logging.getLogger(__name__)
 
 
 class DataGone(RuntimeError):
@@ -104,6 +115,8 @@ def wait_for_examples(settings: Settings, model_id: str, from_ts: float, *, coun
         found = read_examples(settings, model_id, from_ts, max_examples=count, **options)  # type: ignore[arg-type]
         if len(found.examples) >= count or time.monotonic() >= deadline:
             return found
+        log.info("%d of the %d labelled examples of %s wanted since %s are in Kafka; reading again in %.0fs",
+                 len(found.examples), count, model_id, from_ts, poll_seconds)
         time.sleep(poll_seconds)
 
 
@@ -144,11 +157,37 @@ def _starts(consumer: Consumer, topics: list[str], since: float) -> list[TopicPa
 
 
 def _read(consumer: Consumer, starts: list[TopicPartition], timeout: float) -> tuple[list[OffsetRange], list[_Record]]:
+    """Each partition from its start to its end, or to the first record appended after this read began:
+    a partition that keeps growing would otherwise never end (a broker may report its end only when a
+    fetch comes back empty). What arrives later is for the next read."""
     first: dict[tuple[str, int], int] = {(tp.topic, tp.partition): tp.offset for tp in starts if tp.offset >= 0}
     last: dict[tuple[str, int], int] = {}
     records: list[_Record] = []
-    for message in read_to_ends(consumer, starts, timeout=timeout, what="the training data"):
+    began_ms = time.time() * 1000
+    reading = {(tp.topic, tp.partition) for tp in starts}
+    if reading:
+        consumer.assign(starts)
+    deadline = time.monotonic() + timeout
+    while reading:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"reading the training data took over {timeout:.0f}s; unfinished: {sorted(reading)}")
+        message = consumer.poll(0.5)
+        if message is None:
+            continue
         where = (str(message.topic()), int(message.partition() or 0))
+        error = message.error()
+        if error is not None:
+            if error.code() != KafkaError._PARTITION_EOF:
+                raise KafkaException(error)
+            reading.discard(where)
+            continue
+        if where not in reading:
+            continue
+        kind, stamp = message.timestamp()
+        if kind != TIMESTAMP_NOT_AVAILABLE and stamp > began_ms:
+            reading.discard(where)
+            consumer.pause([TopicPartition(*where)])
+            continue
         offset = int(message.offset() or 0)
         first.setdefault(where, offset)
         last[where] = offset

@@ -122,7 +122,7 @@ class ModelRejected(_Wire):
     model_uri: BoundedText | None = None
 
 
-InboundEvent = PredictionEvent | FeatureEvent | LabelEvent | ModelDeployed
+InboundEvent = PredictionEvent | FeatureEvent | LabelEvent | ModelDeployed | ModelRejected
 
 
 class AlertKind(StrEnum):
@@ -197,7 +197,7 @@ class RetrainRequest(_Wire):
         default=None, description="recommend bringing this earlier version back instead of training a new one")
 
 
-Event = InboundEvent | DriftAlert | RetrainRequest | ModelRejected
+Event = InboundEvent | DriftAlert | RetrainRequest
 
 
 class BatchEnvelope(BaseModel):

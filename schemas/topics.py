@@ -43,10 +43,10 @@ class TopicCatalog(BaseModel):
         return f"{self.prefix}dlq"
 
     def inbound(self) -> list[str]:
-        return [self.predictions, self.features, self.labels, self.deployments]
+        return [self.predictions, self.features, self.labels, self.deployments, self.rejections]
 
     def outbound(self) -> list[str]:
-        return [self.alerts, self.retrain, self.rejections, self.dlq]
+        return [self.alerts, self.retrain, self.dlq]
 
     def all(self) -> list[str]:
         return self.inbound() + self.outbound()

@@ -1,4 +1,4 @@
-"""Subscribe to alerts, retrain requests or deployments with consumer-group semantics.
+"""Subscribe to alerts, retrain requests, deployments or rejected candidates with consumer-group semantics.
 
 At least once: a message's offset is committed only after your callback returns (or, when
 iterating, when you ask for the next event), so a crash redelivers what was not handled. Alert
@@ -13,10 +13,10 @@ from confluent_kafka import Consumer, Message
 from pydantic import BaseModel, ValidationError
 
 from driftline.settings import Settings
-from schemas.events import DriftAlert, ModelDeployed, RetrainRequest
+from schemas.events import DriftAlert, ModelDeployed, ModelRejected, RetrainRequest
 
-Stream = Literal["alerts", "retrain", "deployments"]
-Received = DriftAlert | RetrainRequest | ModelDeployed
+Stream = Literal["alerts", "retrain", "deployments", "rejections"]
+Received = DriftAlert | RetrainRequest | ModelDeployed | ModelRejected
 
 
 class Subscriber:
@@ -27,7 +27,7 @@ class Subscriber:
         self._types: dict[str, type[BaseModel]] = {}
         catalog: dict[str, tuple[str, type[BaseModel]]] = {
             "alerts": (topics.alerts, DriftAlert), "retrain": (topics.retrain, RetrainRequest),
-            "deployments": (topics.deployments, ModelDeployed)}
+            "deployments": (topics.deployments, ModelDeployed), "rejections": (topics.rejections, ModelRejected)}
         for stream in streams:
             topic, model = catalog[stream]
             self._types[topic] = model

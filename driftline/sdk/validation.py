@@ -24,6 +24,7 @@ class GateConfig(BaseModel):
     metric: Metric = "accuracy"
     margin: float = Field(default=0.0, ge=0.0, description="how much worse than the serving version still passes")
     validation_examples: int = Field(default=500, ge=1, description="the most recent labelled examples, held out")
+    min_training_examples: int = Field(default=100, ge=1, description="a candidate trained on fewer is rejected")
     positive_class: str | float | None = Field(default=None, description="F1 of this class alone; ROC AUC's positive")
 
 
@@ -69,9 +70,13 @@ def _positive_of(labels: Sequence[Target]) -> Target:
     return min(seen, key=lambda c: (list(labels).count(c), str(c)))
 
 
-def decide(config: GateConfig, candidate: float, serving: float | None, slice_size: int) -> Validation:
-    """Passed when there is no serving score to beat, or the candidate is within the margin of it."""
-    if serving is None:
+def decide(config: GateConfig, candidate: float, serving: float | None, slice_size: int, trained_on: int
+           ) -> Validation:
+    """Passed when the candidate was trained on enough examples and there is no serving score to beat, or
+    the candidate is within the margin of it."""
+    if trained_on < config.min_training_examples:
+        passed = False
+    elif serving is None:
         passed = True
     elif config.metric in LOWER_IS_BETTER:
         passed = candidate <= serving + config.margin
