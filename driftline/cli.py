@@ -185,6 +185,38 @@ def cmd_reference(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_lineage(args: argparse.Namespace, settings: Settings) -> int:
+    import redis
+
+    from driftline.lineage import as_json, read_lineage, render
+
+    try:
+        lineage = read_lineage(settings, args.model)
+    except redis.RedisError as exc:
+        print(f"driftline lineage: cannot read {mask_url(settings.redis_url)}: {type(exc).__name__}: {exc}",
+              file=sys.stderr)
+        return 2
+    print(as_json(lineage) if args.json else render(lineage))
+    return 0 if lineage.entries or lineage.current is not None else 1
+
+
+def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
+    import redis
+
+    from driftline.export import training_set_of, write_examples
+    from driftline.training_data import DataGone
+
+    try:
+        found = training_set_of(settings, args.model, version=args.version, from_ts=args.from_ts, to_ts=args.to_ts)
+        write_examples(found, args.out)
+    except (ValueError, OSError, DataGone, TimeoutError, redis.RedisError) as exc:
+        print(f"driftline export: {exc}", file=sys.stderr)
+        return 2
+    print(f"{len(found.examples)} labelled examples of {args.model} written to {args.out}; "
+          f"fingerprint {found.data.fingerprint}", file=sys.stderr)
+    return 0
+
+
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     from detectors.config import ConfigError
     from driftline.worker import run_worker
@@ -220,7 +252,8 @@ def cmd_tail(args: argparse.Namespace, settings: Settings) -> int:
     from driftline.tail import tail
 
     topics = settings.topics
-    topic = {"alerts": topics.alerts, "retrain": topics.retrain, "dlq": topics.dlq}[args.what]
+    topic = {"alerts": topics.alerts, "retrain": topics.retrain, "deployments": topics.deployments,
+             "rejections": topics.rejections, "dlq": topics.dlq}[args.what]
     try:
         for line in tail(settings, topic, from_beginning=args.from_beginning, max_messages=args.max,
                          timeout=args.timeout):
@@ -262,8 +295,9 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Command]]:
     status.add_argument("--redis-url", help="Redis URL (env DRIFTLINE_REDIS_URL)")
     commands["status"] = cmd_status
 
-    tail = sub.add_parser("tail", help="print alerts, retrain requests or dead letters as JSON lines")
-    tail.add_argument("what", choices=["alerts", "retrain", "dlq"])
+    tail = sub.add_parser("tail", help="print alerts, retrain requests, deployments, rejected candidates or dead "
+                          "letters as JSON lines")
+    tail.add_argument("what", choices=["alerts", "retrain", "deployments", "rejections", "dlq"])
     _add_connection_flags(tail)
     tail.add_argument("--from-beginning", action="store_true", help="start at the oldest message, not the newest")
     tail.add_argument("--max", type=int, help="stop after this many messages")
@@ -297,6 +331,23 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Command]]:
     given.add_argument("--version", help="model_version to deploy (default: that of the model's last event there)")
     _add_connection_flags(given)  # its --config gives the model's error_threshold
     commands["reference"] = cmd_reference
+
+    lineage = sub.add_parser("lineage", help="a model's chain: alerts -> request -> training data -> validation -> "
+                             "deployment -> what the monitor saw next")
+    lineage.add_argument("model", help="model_id")
+    lineage.add_argument("--json", action="store_true", help="the entries and current state as one JSON object")
+    lineage.add_argument("--redis-url", help="Redis URL (env DRIFTLINE_REDIS_URL)")
+    commands["lineage"] = cmd_lineage
+
+    export = sub.add_parser("export", help="write a model's labelled examples from Kafka to JSONL or Parquet, or "
+                            "exactly the ones a version was trained on")
+    export.add_argument("--model", required=True, help="model_id")
+    export.add_argument("--version", help="the examples this version was trained and validated on (its lineage)")
+    export.add_argument("--from-ts", type=float, help="or: predictions stamped from this epoch second...")
+    export.add_argument("--to-ts", type=float, help="...to this one (default: up to now)")
+    export.add_argument("--out", required=True, help="FILE.jsonl or FILE.parquet")
+    _add_connection_flags(export)
+    commands["export"] = cmd_export
     return parser, commands
 
 

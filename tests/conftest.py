@@ -76,3 +76,12 @@ def redis_client(settings: Settings) -> Iterator["redis.Redis"]:
     if keys:
         client.delete(*keys)
     client.close()
+
+
+@pytest.fixture(scope="session")
+def mlflow_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One real MLflow tracking server for the session (SQLite backend, local artifacts)."""
+    from tests.mlflow_server import mlflow_server
+
+    with mlflow_server(tmp_path_factory.mktemp("mlflow")) as url:
+        yield url
