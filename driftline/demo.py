@@ -183,11 +183,11 @@ class DemoTraining:
     def __init__(self, settings: Settings, models: FileRegistry, plan: DemoPlan) -> None:
         gate = GateConfig(metric="accuracy", validation_examples=plan.validation_examples,
                           min_training_examples=plan.train_examples // 2)
-        self.hasty = ValidatedTraining(settings, RiverLearner(), models, gate,
+        self.hasty = ValidatedTraining(RiverLearner(), models, gate, settings=settings,
                                        training_examples=plan.hasty_examples,
                                        max_wait_seconds=60)
-        self.patient = ValidatedTraining(settings, RiverLearner(), models, gate, training_examples=plan.train_examples,
-                                         max_wait_seconds=60)
+        self.patient = ValidatedTraining(RiverLearner(), models, gate, settings=settings,
+                                         training_examples=plan.train_examples, max_wait_seconds=60)
         self.attempts = 0
 
     def train(self, request: RetrainRequest) -> TrainedModel | RejectedModel:

@@ -70,10 +70,10 @@ def main(argv: list[str] | None = None) -> int:
         registry = MlflowRegistry(args.mlflow_uri)
     else:
         registry = FileRegistry(args.models_dir)
-    training = ValidatedTraining(settings, RiverLearner(), registry,
+    training = ValidatedTraining(RiverLearner(), registry,
                                  GateConfig(metric=args.metric, margin=args.margin,
                                             validation_examples=args.validation_examples),
-                                 training_examples=args.training_examples)
+                                 settings=settings, training_examples=args.training_examples)
     trainer = Trainer(training.train, settings, rollback=training.rollback)
     try:
         trainer.run()

@@ -44,10 +44,11 @@ ReadData = Callable[[RetrainRequest], TrainingSet]
 class ValidatedTraining:
     """A Trainer function (`train`) and rollback function (`rollback`) over a Learner and a registry."""
 
-    def __init__(self, settings: Settings, learner: Learner, registry: ModelRegistry, gate: GateConfig | None = None,
-                 *, training_examples: int = 1_000, max_wait_seconds: float = 120.0, skew_seconds: float = 300.0,
+    def __init__(self, learner: Learner, registry: ModelRegistry, gate: GateConfig | None = None, *,
+                 settings: Settings | None = None, training_examples: int = 1_000, max_wait_seconds: float = 120.0,
+                 skew_seconds: float = 300.0,
                  error_threshold: float | None = None, read: ReadData | None = None) -> None:
-        self.settings = settings
+        self.settings = settings or Settings()
         self.learner = learner
         self.registry = registry
         self.gate = gate or GateConfig()

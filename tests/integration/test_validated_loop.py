@@ -79,9 +79,8 @@ def test_a_worse_candidate_is_rejected_a_better_one_promoted_traced_rebuilt_and_
     registry = MlflowRegistry(mlflow_url, experiment=f"test-{model_id}")
     assert registry.add(model_id, 0.0).version == "1" and registry.champion(model_id) == "1"
     learner = ThresholdLearner()
-    training = ValidatedTraining(settings, learner, registry, GateConfig(validation_examples=200,
-                                                                         min_training_examples=100),
-                                 training_examples=400, max_wait_seconds=60)
+    training = ValidatedTraining(learner, registry, GateConfig(validation_examples=200, min_training_examples=100),
+                                 settings=settings, training_examples=400, max_wait_seconds=60)
     trainer = Trainer(training.train, settings, group_id=f"trainer-{uuid.uuid4().hex}", model_ids={model_id},
                       rollback=training.rollback, trainer_id="test-trainer", code_version="test 1.0")
     stop = threading.Event()

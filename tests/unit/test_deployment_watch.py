@@ -82,3 +82,30 @@ def test_the_watch_stops_after_its_labels() -> None:
     watch = DeploymentWatch("1", 10, 1_000, DeploymentWatchConfig(labels=100))
     assert watch.update(np.zeros(150)) is None and watch.done and watch.labels == 100
     assert watch.update(np.ones(500)) is None  # past its horizon: a later rise is the monitors' business
+
+
+def test_a_rejected_candidate_s_request_is_asked_again_after_the_cooldown_from_the_drift_s_start() -> None:
+    from detectors.config import ModelPolicy, RetrainPolicy
+    from schemas import ModelRejected
+    from schemas.lineage import Validation
+
+    policy = ModelPolicy(preset="calibrated", retrain=RetrainPolicy(cooldown_seconds=1_000.0))
+    monitor = ModelMonitor("m", policy, clock=lambda: 0.0)
+    out = feed(monitor, predictions("1", 0.05, 1_000, 0, seed=5) + predictions("1", 0.5, 500, 1_000, seed=6), 250)
+    first = [r for r in out.retrain_requests]
+    assert len(first) == 1 and [e.kind for e in out.lineage] == ["request"]
+    began = first[0].window.from_ts
+    verdict = Validation(metric="accuracy", candidate_score=0.1, serving_score=0.5, slice_size=10, margin=0.0,
+                         passed=False)
+    monitor.rejected(ModelRejected(model_id="m", candidate_version="2", serving_version="1",
+                                   request_id=first[0].request_id, ts=0.0, validation=verdict, reason="worse"))
+    early = feed(monitor, predictions("1", 0.5, 50, 1_500, seed=7), 50)  # within the cooldown: nothing yet
+    assert early.retrain_requests == []
+    late = monitor.observe_many(predictions("1", 0.5, 10, 2_100, seed=8))  # ts 2,100: past it
+    assert len(late.retrain_requests) == 1
+    retry = late.retrain_requests[0]
+    assert retry.request_id != first[0].request_id and retry.window.from_ts == began
+    assert retry.reasons == first[0].reasons and [e.kind for e in late.lineage] == ["request"]
+    assert feed(monitor, predictions("1", 0.5, 500, 2_110, seed=9), 100).retrain_requests == []  # once per rejection
+    restored = decode_snapshot(encode_snapshot(monitor, KEY), KEY, policy, clock=lambda: 0.0)
+    assert restored.retrain.last_reasons == first[0].reasons and restored.retrain.drift_began_ts == began

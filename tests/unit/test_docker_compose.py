@@ -16,8 +16,8 @@ def compose() -> dict[str, Any]:
     return dict(yaml.safe_load((ROOT / "docker-compose.yml").read_text()))
 
 
-def test_has_kafka_redis_worker_and_trainer(compose: dict[str, Any]) -> None:
-    assert set(compose["services"]) == {"kafka", "redis", "worker", "trainer"}
+def test_has_kafka_redis_worker_mlflow_and_trainer(compose: dict[str, Any]) -> None:
+    assert set(compose["services"]) == {"kafka", "redis", "worker", "mlflow", "trainer"}
 
 
 def test_kafka_runs_the_official_image_in_kraft_mode(compose: dict[str, Any]) -> None:
@@ -47,7 +47,7 @@ def test_worker_and_trainer_reach_kafka_and_redis_inside_the_network(compose: di
         env = compose["services"][name]["environment"]
         assert env["DRIFTLINE_BROKER"] == "kafka://kafka:29092"
         assert env["DRIFTLINE_REDIS_URL"] == "redis://redis:6379/0"
-        assert set(compose["services"][name]["depends_on"]) == {"kafka", "redis"}
+        assert {"kafka", "redis"} <= set(compose["services"][name]["depends_on"])
 
 
 def test_files_the_image_needs_exist(compose: dict[str, Any]) -> None:
@@ -66,3 +66,11 @@ def test_docker_compose_config_accepts_the_file() -> None:
     result = subprocess.run(["docker", "compose", "-f", str(ROOT / "docker-compose.yml"), "config", "-q"],
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+def test_the_trainer_keeps_its_versions_in_the_mlflow_service(compose: dict[str, Any]) -> None:
+    trainer, mlflow = compose["services"]["trainer"], compose["services"]["mlflow"]
+    assert trainer["depends_on"]["mlflow"]["condition"] == "service_healthy"
+    assert trainer["entrypoint"][-2:] == ["--mlflow-uri", "http://mlflow:5000"]
+    assert "sqlite:////mlflow/mlflow.db" in mlflow["command"] and mlflow["healthcheck"]["test"]
+    assert "mlflow" in (ROOT / "Dockerfile").read_text()
