@@ -6,17 +6,21 @@ there missed records the log already held (alerts were then sent twice).
 """
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 
-def read_to_ends(consumer: Consumer, starts: list[TopicPartition], *, timeout: float, what: str) -> Iterator[Message]:
-    """Assign `starts` and yield each record until every partition has reported its end. The consumer
+def read_to_ends(consumer: Consumer, starts: list[TopicPartition], *, timeout: float, what: str,
+                 stop_before: Callable[[Message], bool] | None = None) -> Iterator[Message]:
+    """Assign `starts` and yield each record until every partition has reported its end, or has come to
+    a record `stop_before` refuses (that record is not yielded; the partition is done). The consumer
     must have `enable.partition.eof` set. TimeoutError after `timeout` seconds (`what` says what was
     being read); KafkaException on any other fetch error."""
-    consumer.assign(starts)
     reading = {(tp.topic, tp.partition) for tp in starts}
+    if not reading:
+        return
+    consumer.assign(starts)
     deadline = time.monotonic() + timeout
     while reading:
         if time.monotonic() > deadline:
@@ -30,4 +34,12 @@ def read_to_ends(consumer: Consumer, starts: list[TopicPartition], *, timeout: f
                 raise KafkaException(error)
             reading.discard((str(message.topic()), int(message.partition() or 0)))
             continue
+        if stop_before is not None:
+            where = (str(message.topic()), int(message.partition() or 0))
+            if where not in reading:
+                continue  # fetched before the pause took
+            if stop_before(message):
+                reading.discard(where)
+                consumer.pause([TopicPartition(*where)])
+                continue
         yield message

@@ -26,10 +26,12 @@ from confluent_kafka import (
     Consumer,
     KafkaError,
     KafkaException,
+    Message,
     TopicPartition,
 )
 from pydantic import BaseModel, ConfigDict
 
+from agents.partition_ends import read_to_ends
 from driftline.settings import Settings
 from schemas.codec import DecodeError, decode_events
 from schemas.events import Features, LabelEvent, PredictionEvent
@@ -164,33 +166,16 @@ def _read(consumer: Consumer, starts: list[TopicPartition], timeout: float) -> t
     last: dict[tuple[str, int], int] = {}
     records: list[_Record] = []
     began_ms = time.time() * 1000
-    reading = {(tp.topic, tp.partition) for tp in starts}
-    if reading:
-        consumer.assign(starts)
-    deadline = time.monotonic() + timeout
-    while reading:
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"reading the training data took over {timeout:.0f}s; unfinished: {sorted(reading)}")
-        message = consumer.poll(0.5)
-        if message is None:
-            continue
-        where = (str(message.topic()), int(message.partition() or 0))
-        error = message.error()
-        if error is not None:
-            if error.code() != KafkaError._PARTITION_EOF:
-                raise KafkaException(error)
-            reading.discard(where)
-            continue
-        if where not in reading:
-            continue
+
+    def appended_later(message: Message) -> bool:
         kind, stamp = message.timestamp()
-        if kind != TIMESTAMP_NOT_AVAILABLE and stamp > began_ms:
-            reading.discard(where)
-            consumer.pause([TopicPartition(*where)])
-            continue
-        offset = int(message.offset() or 0)
-        first.setdefault(where, offset)
-        last[where] = offset
+        return bool(kind != TIMESTAMP_NOT_AVAILABLE and stamp > began_ms)
+
+    for message in read_to_ends(consumer, starts, timeout=timeout, what="the training data",
+                                stop_before=appended_later):
+        where = (str(message.topic()), int(message.partition() or 0))
+        first.setdefault(where, int(message.offset() or 0))
+        last[where] = int(message.offset() or 0)
         if message.value() is not None:
             records.append((where[0], message.value()))  # type: ignore[arg-type]
     ranges = [OffsetRange(topic=t, partition=p, start=first[(t, p)], end=last[(t, p)] + 1 if (t, p) in last
@@ -199,38 +184,25 @@ def _read(consumer: Consumer, starts: list[TopicPartition], timeout: float) -> t
 
 
 def _read_ranges(consumer: Consumer, ranges: list[OffsetRange], timeout: float) -> Iterator[_Record]:
-    todo = {(r.topic, r.partition): r for r in ranges if r.end > r.start}
-    if not todo:
-        return
-    consumer.assign([TopicPartition(r.topic, r.partition, r.start) for r in todo.values()])
-    deadline = time.monotonic() + timeout
-    while todo:
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"re-reading the training data took over {timeout:.0f}s; unfinished: {sorted(todo)}")
-        message = consumer.poll(0.5)
-        if message is None:
-            continue
-        error = message.error()
-        where = (str(message.topic()), int(message.partition() or 0))
-        if error is not None:
-            if error.code() == KafkaError._PARTITION_EOF and where in todo:
-                raise DataGone(f"{where[0]}[{where[1]}] ends before offset {todo[where].end}: the recorded training "
-                               f"data is no longer all there")
-            if error.code() == KafkaError.OFFSET_OUT_OF_RANGE or error.code() == KafkaError._AUTO_OFFSET_RESET:
-                raise DataGone(f"{where[0]}[{where[1]}] no longer holds offset {todo[where].start} (retention "
-                               f"deleted it): the training data cannot be rebuilt")
-            if error.code() != KafkaError._PARTITION_EOF:
-                raise KafkaException(error)
-            continue
-        wanted = todo.get(where)
-        offset = int(message.offset() or 0)
-        if wanted is None or offset >= wanted.end:
-            continue
-        if message.value() is not None:
-            yield where[0], message.value()  # type: ignore[misc]
-        if offset >= wanted.end - 1:
-            del todo[where]
-            consumer.pause([TopicPartition(where[0], where[1])])
+    wanted = {(r.topic, r.partition): r for r in ranges if r.end > r.start}
+    last: dict[tuple[str, int], int] = {}
+    starts = [TopicPartition(r.topic, r.partition, r.start) for r in wanted.values()]
+    try:
+        for message in read_to_ends(consumer, starts, timeout=timeout, what="the recorded training data",
+                                    stop_before=lambda m: int(m.offset() or 0) >= wanted[
+                                        (str(m.topic()), int(m.partition() or 0))].end):
+            where = (str(message.topic()), int(message.partition() or 0))
+            last[where] = int(message.offset() or 0)
+            if message.value() is not None:
+                yield where[0], message.value()  # type: ignore[misc]
+    except KafkaException as exc:
+        if exc.args[0].code() in (KafkaError.OFFSET_OUT_OF_RANGE, KafkaError._AUTO_OFFSET_RESET):
+            raise DataGone(f"the topics no longer hold the recorded offsets (retention deleted them): {exc}") from exc
+        raise
+    for where, r in wanted.items():
+        if last.get(where, r.start - 1) < r.end - 1:
+            raise DataGone(f"{where[0]}[{where[1]}] holds only up to offset {last.get(where, r.start - 1)}, not "
+                           f"{r.end - 1}: the recorded training data is no longer all there")
 
 
 def _join(records: list[_Record], labels_topic: str, model_id: str, from_ts: float, to_ts: float) -> list[Example]:

@@ -28,7 +28,15 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from driftline.settings import Settings
 from schemas import encode_event
-from schemas.events import FeatureEvent, InboundEvent, LabelEvent, ModelDeployed, PredictionEvent, ReferenceStats
+from schemas.events import (
+    FeatureEvent,
+    InboundEvent,
+    LabelEvent,
+    ModelDeployed,
+    ModelRejected,
+    PredictionEvent,
+    ReferenceStats,
+)
 from schemas.types import FeatureValue, Target, int_as_float
 
 log = logging.getLogger(__name__)
@@ -88,7 +96,7 @@ class EventProducer:
         topics = self.settings.topics
         self._topic_of: dict[type[InboundEvent], str] = {
             PredictionEvent: topics.predictions, FeatureEvent: topics.features,
-            LabelEvent: topics.labels, ModelDeployed: topics.deployments,
+            LabelEvent: topics.labels, ModelDeployed: topics.deployments, ModelRejected: topics.rejections,
         }
         self._queue: queue.Queue[object] = queue.Queue(maxsize=self.config.max_queue)
         # Both buffers are bounded: the queue in events, librdkafka's in bytes. When the broker is away,
