@@ -1,11 +1,14 @@
-"""Run the reference trainer: consume retrain requests, retrain a river HoeffdingTree on the labelled
-examples seen since the drift began (kept in Redis), save it under --models-dir and announce the new
-version on the deployments topic, which resets that model's detectors.
+"""Run the reference trainer: consume retrain requests, read the request's labelled data from Kafka,
+train a river HoeffdingTree, validate it against the serving version on the most recent held-out
+slice, and announce it (ModelDeployed, which resets that model's detectors) or reject it
+(ModelRejected). Versions are kept under --models-dir, or in MLflow's Model Registry with
+--mlflow-uri (the `driftline[mlflow]` extra).
 
     DRIFTLINE_BROKER=kafka://127.0.0.1:9092 python examples/reference_trainer.py --models-dir models
+    DRIFTLINE_BROKER=kafka://127.0.0.1:9092 python examples/reference_trainer.py --mlflow-uri http://127.0.0.1:5000
 
-To write your own trainer, pass any function RetrainRequest -> TrainedModel to
-driftline.sdk.Trainer; see train_on_recent_data in driftline/reference_trainer.py.
+To write your own, give driftline.sdk.ValidatedTraining a Learner (fit, predict, score) and a
+registry, or pass any function RetrainRequest -> TrainedModel | RejectedModel to driftline.sdk.Trainer.
 """
 
 import sys
