@@ -586,7 +586,8 @@ class ModelMonitor:
                                   run, early_label, out)
         out.windows.sort(key=lambda w: (w.last_index, w.signal))
         self._finish(out)
-        self._retry_rejected(float(run.ts.max()), out)
+        if self.retrain.rejected:
+            self._retry_rejected(float(run.ts.max()), out)
         return out
 
     def rejected(self, rejection: ModelRejected) -> None:
