@@ -35,6 +35,8 @@ def test_the_demo_closes_the_loop_and_draws_the_timeline(broker: EmbeddedBroker,
     assert accuracy["before drift"] > 0.9 and accuracy["after drift"] < 0.7, printed
     assert accuracy["after retraining"] > accuracy["after drift"] + 0.15, printed
     assert "ALERT     drift   error (rate_cusum)" in printed and "RETRAIN   request" in printed, printed
-    assert "DEPLOYED  version 2" in printed and "detectors reset 1 time(s)" in printed, printed
+    assert "REJECTED  candidate 2" in printed and "fewer than the gate's minimum" in printed, printed
+    assert "DEPLOYED  version 3" in printed and "detectors reset 1 time(s)" in printed, printed
+    assert "candidates rejected 1, deployments 1" in printed, printed
     assert (tmp_path / "drift_timeline.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert (tmp_path / "models").is_dir() and (tmp_path / "worker.log").stat().st_size > 0
