@@ -3,8 +3,9 @@
 At a deployment the monitor takes a baseline error count: the one the deployment's reference gives
 (a validated version's errors on its validation slice: what it promised), else the replaced
 version's on its reference (the stretch right after that version's own deployment, before anything
-drifted). Against the replaced version alone, a retrain into a regime that is simply harder would
-look like a bad deployment and recommend the very version that drifted. The new version's first
+drifted, as far as its error signal's reference matured: up to `windows.reference_max` labels).
+Against the replaced version alone, a retrain into a regime that is simply harder would look like a
+bad deployment and recommend the very version that drifted. The new version's first
 `labels` labelled predictions are then compared with it: at every `labels / checks` labels, a
 one-sided Fisher exact test (the same hypergeometric tail as the performance windows) asks whether
 the new errors are more than the two samples together make likely. Each check spends

@@ -894,7 +894,8 @@ class ModelMonitor:
         """A watch of the new version where it replaces another and a baseline exists: the error rate the
         deployment's own reference gives (a validated version: the candidate's errors on its
         validation slice, what it promised), else the replaced version's reference errors (its first
-        labels after its own deployment, before any drift), or the rate its deployment gave."""
+        labels after its own deployment, before any drift, as far as its rate CUSUM's reference matured), or
+        the rate its deployment gave."""
         config = self.policy.post_deployment
         if not config.enabled or not self.model_version or self.model_version == deployed.model_version:
             return None
@@ -906,6 +907,11 @@ class ModelMonitor:
         if monitor is not None and monitor.windows is not None:
             held = monitor.windows.reference.values()
             errors, count = int(np.count_nonzero(held > 0.5)), int(held.size)
+        for slot in monitor.slots if monitor is not None else []:
+            params = slot.detector.params  # a matured reference: the version's stable stretch, up to reference_max
+            if isinstance(params, RateCusumParams) and params.watch == "rate" and len(params.counts) == 2 \
+                    and sum(params.counts) > count:
+                errors, count = round(params.counts[1]), round(sum(params.counts))
         given = self.references.get(ERROR)
         if given is not None and given.count > count:
             errors, count = round(given.mean * given.count), given.count
