@@ -101,7 +101,7 @@ class ValidatedTraining:
     def _validate(self, model: Any, validation: list[Example], trained_on: int) -> tuple[Validation, list[Target]]:
         gate = self.gate
         labels = [e.label for e in validation]
-        guesses = [self.learner.predict(model, e) for e in validation]
+        guesses = [_target(self.learner.predict(model, e)) for e in validation]
         scores = [self.learner.score(model, e) for e in validation] if gate.metric == "roc_auc" else None
         candidate = evaluate(gate.metric, guesses, labels, scores, gate.positive_class)
         served_scores = [e.score if isinstance(e.score, float) else None for e in validation]
@@ -112,6 +112,16 @@ class ValidatedTraining:
             log.warning("the serving version cannot be scored on the validation slice: %s", exc)
             serving = None
         return decide(gate, candidate, serving, len(validation), trained_on), guesses
+
+
+def _target(guess: object) -> Target:
+    """A learner's prediction as the wire takes it: numbers (numpy's, ints, bools) as floats, else text."""
+    if isinstance(guess, str):
+        return guess
+    try:
+        return float(guess)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return str(guess)
 
 
 def _reason(verdict: Validation, trained_on: int, gate: GateConfig) -> str:
