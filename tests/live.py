@@ -8,18 +8,19 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Sequence
+from typing import get_args
 
 import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 from prometheus_client.parser import text_string_to_metric_families
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from agents.keys import RedisKeys
 from detectors.snapshot import MonitorState, open_snapshot
 from driftline.redis_connect import sync_client
 from driftline.settings import Settings
 from driftline.worker_process import WorkerProcess
-from schemas import encode_batch, encode_event
+from schemas import decode_events, encode_batch, encode_event
 from schemas.events import InboundEvent
 
 
@@ -54,14 +55,24 @@ def collect(settings: Settings, topic: str, model: type[BaseModel], keep: Callab
         while time.monotonic() < (settle_until or deadline):
             message = consumer.poll(0.2)
             if message is not None and not message.error() and message.value() is not None:
-                item = model.model_validate_json(message.value())  # type: ignore[arg-type]
-                if keep(item):
-                    found.append(item)
+                for item in _items(model, message.value()):  # type: ignore[arg-type]
+                    if keep(item):
+                        found.append(item)
             if settle_until is None and until(found):
                 settle_until = time.monotonic() + settle
     finally:
         consumer.close()
     return found
+
+
+def _items(model: type[BaseModel], value: bytes) -> list[BaseModel]:
+    """One event, or the events of a batch envelope (inbound topics carry both)."""
+    try:
+        return [model.model_validate_json(value)]
+    except ValidationError:
+        if model not in get_args(InboundEvent):
+            raise
+        return list(decode_events(value, model))  # type: ignore[type-var]
 
 
 def monitor_state(settings: Settings, model_id: str) -> MonitorState | None:
