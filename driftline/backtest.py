@@ -1,15 +1,17 @@
 """`driftline backtest`: the live monitor, offline, over an event file. No Kafka, no Redis."""
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TextIO
 
 from detectors.config import MonitoringConfig
 from detectors.fleet import InMemoryLabelBuffer, MonitorFleet
 from detectors.monitor import Clock
 from detectors.performance import PerformanceWindow
-from driftline.event_files import BadRecord, read_events
+from driftline.event_files import BadRecord, count_records, read_events
+from driftline.progress import Progress, is_terminal
 from schemas.events import DriftAlert, InboundEvent, RetrainRequest, Severity
 
 
@@ -63,8 +65,22 @@ def _run_chunk(fleet: MonitorFleet, chunk: dict[str, list[InboundEvent]], result
         result.performance += out.performance
 
 
-def backtest_file(path: Path | str, config: MonitoringConfig, **kwargs: object) -> BacktestResult:
-    return run_backtest(read_events(path), config, **kwargs)  # type: ignore[arg-type]
+def backtest_file(path: Path | str, config: MonitoringConfig, *, progress: TextIO | None = None,
+                  **kwargs: object) -> BacktestResult:
+    """The backtest of a file; with `progress`, a terminal, it shows how far the read has come."""
+    records: Iterable[InboundEvent | BadRecord] = read_events(path)
+    if progress is not None and is_terminal(progress):  # counting a file's records costs a read of it
+        records = _counted(records, Progress(count_records(path), "backtest", progress))
+    return run_backtest(records, config, **kwargs)  # type: ignore[arg-type]
+
+
+def _counted(records: Iterable[InboundEvent | BadRecord], progress: Progress) -> Iterator[InboundEvent | BadRecord]:
+    done = 0
+    for done, record in enumerate(records, start=1):
+        if done % 1_024 == 0:
+            progress.show(done)
+        yield record
+    progress.show(done, final=True)
 
 
 def summary_table(result: BacktestResult) -> str:

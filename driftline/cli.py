@@ -110,7 +110,7 @@ def cmd_backtest(args: argparse.Namespace, settings: Settings) -> int:
         config = load_config(settings.config)
         warm_up(config, lambda line: print(f"driftline backtest: {line}", file=sys.stderr, flush=True))
         tune_for_batches()
-        result = backtest_file(args.file, config, label_ttl_seconds=settings.label_ttl_seconds)
+        result = backtest_file(args.file, config, label_ttl_seconds=settings.label_ttl_seconds, progress=sys.stderr)
     except (ConfigError, ValueError, OSError) as exc:
         print(f"driftline backtest: {exc}", file=sys.stderr)
         return 2

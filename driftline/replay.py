@@ -7,7 +7,6 @@ drops when the producer's queue is full: a replay that silently loses events wou
 slow one.
 """
 
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -15,6 +14,7 @@ from pathlib import Path
 from typing import TextIO
 
 from driftline.event_files import BadRecord, count_records, read_events
+from driftline.progress import Progress
 from driftline.sdk.producer import EventProducer, ProducerConfig
 from driftline.settings import Settings
 
@@ -60,44 +60,12 @@ class Pacer:
             self.sleep(due - now)
 
 
-class Progress:
-    """A one-line progress bar on a terminal; a line per 10% elsewhere (logs, CI)."""
-
-    def __init__(self, total: int | None, out: TextIO | None = None) -> None:
-        self.total, self.out = total, out or sys.stderr
-        self.tty = self.out.isatty()
-        self.started = time.monotonic()
-        self.last_shown = 0.0
-        self.last_tenth = -1
-
-    def show(self, done: int, final: bool = False) -> None:
-        now = time.monotonic()
-        elapsed = max(now - self.started, 1e-9)
-        fraction = min(done / self.total, 1.0) if self.total else None
-        if self.tty:
-            if not final and now - self.last_shown < 0.2:
-                return
-            self.last_shown = now
-            bar = "" if fraction is None else "[" + "#" * int(fraction * 30) + "." * (30 - int(fraction * 30)) + "] "
-            percent = "" if fraction is None else f"{fraction:6.1%} "
-            self.out.write(f"\r{bar}{percent}{done:,} events  {done / elapsed:,.0f}/s")
-            if final:
-                self.out.write("\n")
-            self.out.flush()
-            return
-        tenth = int(fraction * 10) if fraction is not None else done // 100_000
-        if tenth != self.last_tenth or final:
-            self.last_tenth = tenth
-            percent = "" if fraction is None else f" ({fraction:.0%})"
-            print(f"replayed {done:,} events{percent}, {done / elapsed:,.0f}/s", file=self.out, flush=True)
-
-
 def replay_file(path: Path | str, settings: Settings, *, speed: float | None = None, rate: float | None = None,
                 config: ProducerConfig | None = None, out: TextIO | None = None) -> ReplayResult:
     """Produce every valid event of the file to its topic; invalid records are counted, not sent."""
     pacer = Pacer(speed, rate)
     producer = EventProducer(settings, config or ProducerConfig(when_full="block", block_timeout_seconds=3_600))
-    progress = Progress(count_records(path), out)
+    progress = Progress(count_records(path), "replay", out)
     result = ReplayResult()
     started = time.monotonic()
     try:
