@@ -217,6 +217,25 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_notify(args: argparse.Namespace, settings: Settings) -> int:
+    from driftline.notify import Notifier
+    from schemas.events import Severity
+
+    if not args.webhook.startswith(("http://", "https://")):
+        print(f"driftline notify: --webhook must be an http:// or https:// URL, not {args.webhook!r}", file=sys.stderr)
+        return 2
+    notifier = Notifier(settings, args.webhook, format=args.format, streams=args.streams, group_id=args.group_id,
+                        min_severity=Severity(args.min_severity), from_beginning=args.from_beginning)
+    try:
+        stats = notifier.run(timeout=args.timeout)
+    except KeyboardInterrupt:
+        stats = notifier.stats
+    finally:
+        notifier.close()
+    print(f"posted {stats.posted}, retried {stats.retries}, skipped {stats.skipped}", file=sys.stderr)
+    return 0
+
+
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     from detectors.config import ConfigError
     from driftline.worker import run_worker
@@ -348,6 +367,21 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Command]]:
     export.add_argument("--out", required=True, help="FILE.jsonl or FILE.parquet")
     _add_connection_flags(export)
     commands["export"] = cmd_export
+
+    notify = sub.add_parser("notify", help="forward alerts, retrain requests and rejected candidates to a webhook, "
+                            "at least once")
+    notify.add_argument("--webhook", required=True, help="URL the events are POSTed to")
+    notify.add_argument("--format", choices=["json", "slack"], default="json",
+                        help="json: {type, event}; slack: {text} for an incoming webhook")
+    notify.add_argument("--streams", nargs="+", choices=["alerts", "retrain", "rejections"],
+                        default=["alerts", "retrain", "rejections"])
+    notify.add_argument("--min-severity", choices=["warning", "drift"], default="warning",
+                        help="alerts below this are not forwarded")
+    notify.add_argument("--group-id", default="driftline-notify", help="consumer group: where a restart resumes")
+    notify.add_argument("--from-beginning", action="store_true", help="a new group starts at the oldest events")
+    notify.add_argument("--timeout", type=float, help="stop after this many seconds (default: run until Ctrl-C)")
+    _add_connection_flags(notify)
+    commands["notify"] = cmd_notify
     return parser, commands
 
 
