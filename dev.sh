@@ -28,10 +28,20 @@ ensure_stunnel() {
       || echo "could not install stunnel4: the Kafka TLS tests will be skipped" >&2
   fi
 }
+# The alerting rules test runs Prometheus's promtool (Debian's prometheus package); install it as root where missing.
+ensure_promtool() {
+  if command -v promtool >/dev/null; then return; fi
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "installing Debian's prometheus (promtool) for the alerting rules test" >&2
+    (DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus \
+      || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus)) \
+      >/dev/null 2>&1 || echo "could not install prometheus: the promtool test will be skipped" >&2
+  fi
+}
 cmd=${1:-test}
 shift || true
 case "$cmd" in
-  test) ensure_stunnel; exec .venv/bin/python -m pytest "$@" ;;
+  test) ensure_stunnel; ensure_promtool; exec .venv/bin/python -m pytest "$@" ;;
   lint) .venv/bin/ruff check . && exec .venv/bin/mypy ;;
   bench) exec .venv/bin/python -m loadtests.harness "$@" ;;
   quality) exec .venv/bin/python -m loadtests.quality "$@" ;;

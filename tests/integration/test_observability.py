@@ -1,6 +1,7 @@
 """What operators see of a running worker: /metrics, /health, /ready and its JSON logs."""
 
 import json
+import re
 
 import pytest
 
@@ -80,3 +81,21 @@ def test_worker_logs_are_one_json_object_per_line(live_worker: WorkerProcess) ->
     assert len(entries) == len(lines), f"not JSON: {[x for x in lines if not x.startswith('{')][:5]}"
     for entry in entries:
         assert {"ts", "time", "level", "logger", "message"} <= entry.keys()
+
+
+def test_every_metric_the_rules_and_the_dashboard_use_is_one_a_live_worker_exposes(
+        live_worker: WorkerProcess) -> None:
+    from pathlib import Path
+
+    from prometheus_client.parser import text_string_to_metric_families
+
+    root = Path(__file__).resolve().parents[2]
+    used = re.findall(r"\b(driftline_[a-z_]+)", (root / "deploy/prometheus/rules.yml").read_text()
+                      + (root / "deploy/grafana/dashboards/driftline.json").read_text())
+    status, body = http_get(live_worker, "/metrics")
+    assert status == 200
+    exposed: set[str] = set()
+    for family in text_string_to_metric_families(body.decode()):
+        suffixes = {"counter": ["_total"], "histogram": ["_bucket", "_sum", "_count"]}.get(family.type, [""])
+        exposed |= {family.name + suffix for suffix in suffixes}
+    assert used and set(used) <= exposed, sorted(set(used) - exposed)

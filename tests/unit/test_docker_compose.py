@@ -16,8 +16,9 @@ def compose() -> dict[str, Any]:
     return dict(yaml.safe_load((ROOT / "docker-compose.yml").read_text()))
 
 
-def test_has_kafka_redis_worker_mlflow_and_trainer(compose: dict[str, Any]) -> None:
-    assert set(compose["services"]) == {"kafka", "redis", "worker", "mlflow", "trainer"}
+def test_has_kafka_redis_worker_mlflow_trainer_and_monitoring(compose: dict[str, Any]) -> None:
+    assert set(compose["services"]) == {"kafka", "redis", "worker", "mlflow", "trainer", "prometheus", "alertmanager",
+                                        "grafana"}
 
 
 def test_kafka_runs_the_official_image_in_kraft_mode(compose: dict[str, Any]) -> None:
