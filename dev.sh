@@ -38,10 +38,20 @@ ensure_promtool() {
       >/dev/null 2>&1 || echo "could not install prometheus: the promtool test will be skipped" >&2
   fi
 }
+# The report and dashboard tests open the pages in Debian's chromium through chromium-driver.
+ensure_chromium() {
+  if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then return; fi
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "installing Debian's chromium and chromium-driver for the page tests" >&2
+    (DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium chromium-driver \
+      || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+          chromium chromium-driver)) >/dev/null 2>&1 || echo "could not install chromium: the page tests will be skipped" >&2
+  fi
+}
 cmd=${1:-test}
 shift || true
 case "$cmd" in
-  test) ensure_stunnel; ensure_promtool; exec .venv/bin/python -m pytest "$@" ;;
+  test) ensure_stunnel; ensure_promtool; ensure_chromium; exec .venv/bin/python -m pytest "$@" ;;
   lint) .venv/bin/ruff check . && exec .venv/bin/mypy ;;
   bench) exec .venv/bin/python -m loadtests.harness "$@" ;;
   quality) exec .venv/bin/python -m loadtests.quality "$@" ;;

@@ -10,9 +10,12 @@ from detectors.config import MonitoringConfig
 from detectors.fleet import InMemoryLabelBuffer, MonitorFleet
 from detectors.monitor import Clock
 from detectors.performance import PerformanceWindow
+from detectors.windows import WindowStats
 from driftline.event_files import BadRecord, count_records, read_events
 from driftline.progress import Progress, is_terminal
-from schemas.events import DriftAlert, InboundEvent, RetrainRequest, Severity
+from driftline.report import ModelHistory
+from schemas.events import DriftAlert, InboundEvent, ModelDeployed, RetrainRequest, Severity
+from schemas.lineage_log import DeploymentEntry
 
 
 @dataclass
@@ -21,6 +24,9 @@ class BacktestResult:
     retrain_requests: list[RetrainRequest] = field(default_factory=list)
     performance: list[PerformanceWindow] = field(default_factory=list)
     """Every closed performance window (the reference windows among them), as the worker keeps them in Redis."""
+    windows: dict[str, list[WindowStats]] = field(default_factory=dict)
+    """Per model, every closed signal window, where asked for (`keep_windows`: for a report)."""
+    deployments: list[ModelDeployed] = field(default_factory=list)
     events: int = 0
     bad_records: list[BadRecord] = field(default_factory=list)
     early_labels: int = 0
@@ -32,7 +38,8 @@ CHUNK = 4_096
 
 
 def run_backtest(records: Iterable[InboundEvent | BadRecord], config: MonitoringConfig, *,
-                 label_ttl_seconds: float = 86_400.0, clock: Clock | None = None) -> BacktestResult:
+                 label_ttl_seconds: float = 86_400.0, clock: Clock | None = None,
+                 keep_windows: bool = False) -> BacktestResult:
     """The live worker's fleet over a file, a chunk at a time; per model, events keep their order, and
     how the stream is cut does not change a model's alerts (detectors/monitor.py)."""
     fleet = MonitorFleet(config, InMemoryLabelBuffer(label_ttl_seconds), clock=clock)
@@ -50,19 +57,33 @@ def run_backtest(records: Iterable[InboundEvent | BadRecord], config: Monitoring
         chunk.setdefault(record.model_id, []).append(record)
         held += 1
         if held == CHUNK:
-            _run_chunk(fleet, chunk, result)
+            _run_chunk(fleet, chunk, result, keep_windows)
             chunk, held = {}, 0
-    _run_chunk(fleet, chunk, result)
+    _run_chunk(fleet, chunk, result, keep_windows)
     result.early_labels = fleet.early_labels
     return result
 
 
-def _run_chunk(fleet: MonitorFleet, chunk: dict[str, list[InboundEvent]], result: BacktestResult) -> None:
+def _run_chunk(fleet: MonitorFleet, chunk: dict[str, list[InboundEvent]], result: BacktestResult,
+               keep_windows: bool) -> None:
     for model_id, events in chunk.items():
         out = fleet.handle_many(model_id, events)
         result.alerts += out.alerts
         result.retrain_requests += out.retrain_requests
         result.performance += out.performance
+        result.deployments += [e.deployed for e in out.lineage if isinstance(e, DeploymentEntry)]
+        if keep_windows and out.windows:
+            result.windows.setdefault(model_id, []).extend(out.windows)
+
+
+def histories(result: BacktestResult) -> list[ModelHistory]:
+    """Each model's part of a backtest, as a report draws it."""
+    ids = sorted({a.model_id for a in result.alerts} | set(result.windows) | {w.model_id for w in result.performance})
+    return [ModelHistory(model_id, windows=result.windows.get(model_id, []),
+                         performance=[w for w in result.performance if w.model_id == model_id],
+                         alerts=[a for a in result.alerts if a.model_id == model_id],
+                         requests=[r for r in result.retrain_requests if r.model_id == model_id],
+                         deployments=[d for d in result.deployments if d.model_id == model_id]) for model_id in ids]
 
 
 def backtest_file(path: Path | str, config: MonitoringConfig, *, progress: TextIO | None = None,

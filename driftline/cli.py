@@ -110,7 +110,8 @@ def cmd_backtest(args: argparse.Namespace, settings: Settings) -> int:
         config = load_config(settings.config)
         warm_up(config, lambda line: print(f"driftline backtest: {line}", file=sys.stderr, flush=True))
         tune_for_batches()
-        result = backtest_file(args.file, config, label_ttl_seconds=settings.label_ttl_seconds, progress=sys.stderr)
+        result = backtest_file(args.file, config, label_ttl_seconds=settings.label_ttl_seconds, progress=sys.stderr,
+                               keep_windows=bool(args.report))
     except (ConfigError, ValueError, OSError) as exc:
         print(f"driftline backtest: {exc}", file=sys.stderr)
         return 2
@@ -125,6 +126,12 @@ def cmd_backtest(args: argparse.Namespace, settings: Settings) -> int:
     if args.performance_out:
         Path(args.performance_out).write_text("".join(w.model_dump_json() + "\n" for w in result.performance),
                                               encoding="utf-8")
+    if args.report:
+        from driftline.backtest import histories
+        from driftline.report import render
+
+        Path(args.report).write_text(render(histories(result), title=f"driftline backtest of {Path(args.file).name}"),
+                                     encoding="utf-8")
     for bad in result.bad_records[:10]:
         print(f"invalid record {bad.location}: {bad.reason}", file=sys.stderr)
     print(summary_table(result), file=report)
@@ -132,6 +139,8 @@ def cmd_backtest(args: argparse.Namespace, settings: Settings) -> int:
         print(f"alerts written to {args.out}", file=report)
     if args.performance_out:
         print(f"{len(result.performance)} performance windows written to {args.performance_out}", file=report)
+    if args.report:
+        print(f"report written to {args.report} ({Path(args.report).stat().st_size:,} bytes)", file=report)
     return 0
 
 
@@ -236,6 +245,43 @@ def cmd_notify(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
+    import redis
+    from confluent_kafka import KafkaException
+
+    from driftline.model_history import alerts_from_kafka, history_from_redis
+    from driftline.report import render
+
+    try:
+        history = history_from_redis(settings, args.model)
+        history.alerts = alerts_from_kafka(settings, {args.model}, timeout=args.timeout)
+    except (redis.RedisError, KafkaException, TimeoutError) as exc:
+        print(f"driftline report: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 2
+    if not (history.windows or history.alerts or history.performance):
+        print(f"driftline report: nothing recorded of {args.model} (no windows in Redis, no alerts in "
+              f"{settings.topics.alerts})", file=sys.stderr)
+        return 1
+    Path(args.out).write_text(render([history], title=f"driftline: {args.model}"), encoding="utf-8")
+    print(f"report of {args.model} written to {args.out} ({Path(args.out).stat().st_size:,} bytes): "
+          f"{len(history.windows)} windows, {len(history.alerts)} alerts", file=sys.stderr)
+    return 0
+
+
+def cmd_dashboard(args: argparse.Namespace, settings: Settings) -> int:
+    from driftline.dashboard import DashboardServer
+
+    server = DashboardServer(settings, host=args.host, port=args.port)
+    print(f"driftline dashboard on {server.url} (Ctrl-C stops it)", file=sys.stderr, flush=True)
+    try:
+        server.serve()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+    return 0
+
+
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     from detectors.config import ConfigError
     from driftline.worker import run_worker
@@ -329,6 +375,8 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Command]]:
     backtest.add_argument("--out", help="write alerts here (JSON lines); default: standard output")
     backtest.add_argument("--performance-out", help="write each closed performance window here (JSON lines, as "
                           "the worker keeps them in Redis)")
+    backtest.add_argument("--report", help="write a self-contained HTML report here (summary table, each signal's "
+                          "timeline with its alerts, performance, requests and deployments)")
     commands["backtest"] = cmd_backtest
 
     replay = sub.add_parser("replay", help="produce the events of a JSONL, CSV or Parquet file into Kafka")
@@ -382,6 +430,20 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Command]]:
     notify.add_argument("--timeout", type=float, help="stop after this many seconds (default: run until Ctrl-C)")
     _add_connection_flags(notify)
     commands["notify"] = cmd_notify
+
+    report = sub.add_parser("report", help="a self-contained HTML report of a live model: its windows and "
+                            "performance from Redis, its alerts from Kafka")
+    report.add_argument("model", help="model_id")
+    report.add_argument("--out", required=True, help="the HTML file to write")
+    report.add_argument("--timeout", type=float, default=60.0, help="longest the alerts topic may take to read")
+    _add_connection_flags(report)
+    commands["report"] = cmd_report
+
+    dashboard = sub.add_parser("dashboard", help="serve a live page of every model's signals and the last alerts")
+    dashboard.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    dashboard.add_argument("--port", type=int, default=8050, help="port to listen on")
+    _add_connection_flags(dashboard)
+    commands["dashboard"] = cmd_dashboard
     return parser, commands
 
 

@@ -85,3 +85,11 @@ def mlflow_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
     with mlflow_server(tmp_path_factory.mktemp("mlflow")) as url:
         yield url
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    """One headless chromium for the session (Debian's chromium and chromium-driver, via selenium)."""
+    from tests.browser import chrome
+
+    yield from chrome()

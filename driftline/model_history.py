@@ -1,0 +1,72 @@
+"""A live model's history, as reports and the dashboard show it: closed windows, performance windows
+and the lineage log from Redis, alerts from the alerts topic."""
+
+import contextlib
+from collections.abc import Iterator
+
+from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+from pydantic import TypeAdapter, ValidationError
+
+from agents.keys import RedisKeys, glob_escape
+from agents.partition_ends import read_to_ends
+from detectors.performance import PerformanceWindow
+from detectors.windows import WindowStats
+from driftline.redis_connect import sync_client
+from driftline.report import ModelHistory
+from driftline.settings import Settings
+from schemas.events import DriftAlert
+from schemas.lineage_log import DeploymentEntry, LineageEntry, RequestEntry
+
+_ENTRY: TypeAdapter[LineageEntry] = TypeAdapter(LineageEntry)
+
+
+def history_from_redis(settings: Settings, model_id: str) -> ModelHistory:
+    """What Redis keeps of the model: each signal's last 100 windows, the last 100 performance windows,
+    and the requests and deployments of its lineage log (oldest first)."""
+    keys = RedisKeys(settings.key_prefix)
+    client = sync_client(settings)
+    history = ModelHistory(model_id)
+    try:
+        pattern = glob_escape(keys.windows(model_id, "")) + "*"
+        for key in client.scan_iter(match=pattern, count=1_000):
+            for raw in reversed(client.lrange(key, 0, -1)):  # type: ignore[arg-type]
+                with contextlib.suppress(ValidationError):
+                    history.windows.append(WindowStats.model_validate_json(raw))
+        for raw in reversed(client.lrange(keys.performance(model_id), 0, -1)):  # type: ignore[arg-type]
+            with contextlib.suppress(ValidationError):
+                history.performance.append(PerformanceWindow.model_validate_json(raw))
+        for raw in reversed(client.lrange(keys.lineage(model_id), 0, -1)):  # type: ignore[arg-type]
+            try:
+                entry = _ENTRY.validate_json(raw)
+            except ValidationError:
+                continue
+            if isinstance(entry, RequestEntry):
+                history.requests.append(entry.request)
+            elif isinstance(entry, DeploymentEntry):
+                history.deployments.append(entry.deployed)
+    finally:
+        client.close()
+    history.windows.sort(key=lambda w: (w.signal, w.to_ts))
+    return history
+
+
+def alerts_from_kafka(settings: Settings, model_ids: set[str] | None = None, *,
+                      timeout: float = 60.0) -> list[DriftAlert]:
+    """Every retained alert (of `model_ids`, or all), read to each partition's end, oldest first per model."""
+    return [a for a in _alerts(settings, timeout) if model_ids is None or a.model_id in model_ids]
+
+
+def _alerts(settings: Settings, timeout: float) -> Iterator[DriftAlert]:
+    topic = settings.topics.alerts
+    consumer = Consumer({**settings.kafka_client_config(), "group.id": "driftline-report",
+                         "enable.auto.commit": False, "enable.partition.eof": True})
+    try:
+        metadata = consumer.list_topics(topic, timeout=10).topics.get(topic)
+        if metadata is None or metadata.error is not None:
+            return
+        starts = [TopicPartition(topic, p, OFFSET_BEGINNING) for p in metadata.partitions]
+        for message in read_to_ends(consumer, starts, timeout=timeout, what=topic):
+            with contextlib.suppress(ValidationError):
+                yield DriftAlert.model_validate_json(message.value())  # type: ignore[arg-type]
+    finally:
+        consumer.close()
