@@ -1,8 +1,8 @@
 """`driftline dashboard`: a live page of every model: its signals' state (ok, warning, drift) with a
 sparkline of their recent windows, and the last alerts. It reloads itself every few seconds; each
 model links to its full report (driftline/report.py). State comes from Redis, alerts from a tail of
-the alerts topic kept in memory since the page server started (the last `keep` of them, read from
-the topic's start)."""
+the alerts topic kept in memory since the page server started (read from the topic's start; the last
+few hundred of each model)."""
 
 import contextlib
 import html
@@ -25,11 +25,14 @@ REFRESH_SECONDS = 5
 
 
 class AlertTail:
-    """The last `keep` alerts of the alerts topic, read from its start by a background thread."""
+    """The alerts topic read from its start by a background thread: the last `keep` alerts of each
+    model, and the newest `keep` of all by when they were raised."""
 
-    def __init__(self, settings: Settings, keep: int = 500) -> None:
+    def __init__(self, settings: Settings, keep: int = 200) -> None:
         self.settings = settings
-        self.alerts: deque[DriftAlert] = deque(maxlen=keep)
+        self.keep = keep
+        self.by_model: dict[str, deque[DriftAlert]] = {}
+        self.newest: list[DriftAlert] = []
         self.lock = threading.Lock()
         self.stopped = threading.Event()
         self.thread = threading.Thread(target=self._run, name="alert-tail", daemon=True)
@@ -43,8 +46,16 @@ class AlertTail:
         self.thread.join(10)
 
     def recent(self, model_id: str | None = None) -> list[DriftAlert]:
+        """A model's last alerts in the order read, or the newest of all, newest first."""
         with self.lock:
-            return [a for a in self.alerts if model_id is None or a.model_id == model_id]
+            return list(self.by_model.get(model_id, ())) if model_id is not None else list(self.newest)
+
+    def add(self, alert: DriftAlert) -> None:
+        with self.lock:
+            self.by_model.setdefault(alert.model_id, deque(maxlen=self.keep)).append(alert)
+            self.newest.append(alert)
+            if len(self.newest) > 2 * self.keep:  # partitions interleave: keep the newest by detection time
+                self.newest = sorted(self.newest, key=lambda a: a.detected_at, reverse=True)[:self.keep]
 
     def _run(self) -> None:
         topic = self.settings.topics.alerts
@@ -62,9 +73,7 @@ class AlertTail:
                 if message is None or message.error() or message.value() is None:
                     continue
                 with contextlib.suppress(ValidationError):
-                    alert = DriftAlert.model_validate_json(message.value())  # type: ignore[arg-type]
-                    with self.lock:
-                        self.alerts.append(alert)
+                    self.add(DriftAlert.model_validate_json(message.value()))  # type: ignore[arg-type]
         finally:
             consumer.close()
 
@@ -97,7 +106,7 @@ def overview(settings: Settings, tail: AlertTail) -> str:
                     f"{status.events_since_reset or 0:,} events since its deployment, {status.resets or 0} "
                     f"deployment(s), {status.retrain_requests or 0} retrain request(s); {quiet} signals ok</p>"
                     f"<ul class=signals>{items}</ul></section>")
-    alerts = list(reversed(tail.recent()))[:20]
+    alerts = sorted(tail.recent(), key=lambda a: a.detected_at, reverse=True)[:20]  # partitions interleave
     alert_rows = "".join(
         f"<tr class={a.severity.value}><td>{_when(a.detected_at)}</td><td>{html.escape(a.model_id)}</td>"
         f"<td>{html.escape(a.signal)}</td><td>{html.escape(a.detector)}</td><td>{a.severity.value}</td>"

@@ -42,3 +42,16 @@ def test_a_long_history_is_drawn_with_at_most_max_points() -> None:
     page = render([long], title="t")
     points = page.split("<polyline points='")[1].split("'")[0].split()
     assert len(points) <= MAX_POINTS + 1
+
+
+def test_the_live_page_keeps_each_model_s_alerts_and_the_newest_of_all() -> None:
+    from driftline.dashboard import AlertTail
+    from driftline.settings import Settings
+
+    tail = AlertTail(Settings(), keep=3)
+    for i in range(10):
+        tail.add(alert("feature:a", Severity.DRIFT, float(i)).model_copy(update={"model_id": f"m{i % 2}",
+                                                                                "detected_at": float(i)}))
+    assert [a.ts for a in tail.recent("m0")] == [4.0, 6.0, 8.0]
+    newest = sorted(tail.recent(), key=lambda a: a.detected_at, reverse=True)[:3]
+    assert [a.detected_at for a in newest] == [9.0, 8.0, 7.0]
