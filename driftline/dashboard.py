@@ -10,13 +10,13 @@ import threading
 import time
 from collections import deque
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import unquote
+from urllib.parse import quote, unquote
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 from pydantic import ValidationError
 
-from driftline.model_history import history_from_redis
-from driftline.report import ModelHistory, render
+from driftline.model_history import history_from_redis, window_means
+from driftline.report import render
 from driftline.settings import Settings
 from driftline.status import ModelStatus, model_statuses
 from schemas.events import DriftAlert
@@ -93,14 +93,15 @@ def overview(settings: Settings, tail: AlertTail) -> str:
     rows = []
     for status in statuses:
         states = signal_states(status)
-        history = history_from_redis(settings, status.model_id)
         flagged = sorted((s for s, state in states.items() if state != "ok"),
-                         key=lambda s: (states[s] != "drift", s))
+                         key=lambda s: (states[s] != "drift", s))[:30]
+        means = window_means(settings, status.model_id, flagged)
         items = "".join(f"<li class={states[s]}><span class=badge>{states[s]}</span> {html.escape(s)} "
-                        f"{_sparkline(history, s)}</li>" for s in flagged[:30])
-        quiet = len(states) - len(flagged)
+                        f"{_sparkline(means.get(s, []))}</li>" for s in flagged)
+        quiet = sum(1 for state in states.values() if state == "ok")
         worst = "drift" if "drift" in states.values() else "warning" if "warning" in states.values() else "ok"
-        rows.append(f"<section class='model {worst}'><h2><a href='/model/{html.escape(status.model_id)}'>"
+        link = quote(status.model_id, safe="")
+        rows.append(f"<section class='model {worst}'><h2><a href='/model/{link}'>"
                     f"{html.escape(status.model_id)}</a> <span class=badge>{worst}</span></h2>"
                     f"<p class=meta>version {html.escape(status.model_version or '?')}, "
                     f"{status.events_since_reset or 0:,} events since its deployment, {status.resets or 0} "
@@ -126,8 +127,8 @@ def model_page(settings: Settings, tail: AlertTail, model_id: str) -> str:
     return render([history], title=f"driftline: {model_id}")
 
 
-def _sparkline(history: ModelHistory, signal: str, width: int = 160, height: int = 24) -> str:
-    means = [w.mean for w in history.windows if w.signal == signal][-60:]
+def _sparkline(values: list[float], width: int = 160, height: int = 24) -> str:
+    means = values[-60:]
     if len(means) < 2:
         return ""
     low, high = min(means), max(means)

@@ -50,6 +50,25 @@ def history_from_redis(settings: Settings, model_id: str) -> ModelHistory:
     return history
 
 
+def window_means(settings: Settings, model_id: str, signals: list[str]) -> dict[str, list[float]]:
+    """Each signal's recent window means, oldest first: one list read a signal, no scan of the keys."""
+    keys = RedisKeys(settings.key_prefix)
+    client = sync_client(settings)
+    try:
+        pipe = client.pipeline(transaction=False)
+        for signal in signals:
+            pipe.lrange(keys.windows(model_id, signal), 0, -1)
+        found = pipe.execute()
+    finally:
+        client.close()
+    means: dict[str, list[float]] = {}
+    for signal, raws in zip(signals, found, strict=True):
+        for raw in reversed(raws):
+            with contextlib.suppress(ValidationError):
+                means.setdefault(signal, []).append(WindowStats.model_validate_json(raw).mean)
+    return means
+
+
 def alerts_from_kafka(settings: Settings, model_ids: set[str] | None = None, *,
                       timeout: float = 60.0) -> list[DriftAlert]:
     """Every retained alert (of `model_ids`, or all), read to each partition's end, oldest first per model."""
