@@ -72,11 +72,11 @@ CALIBRATED_TYPES = frozenset({"adwin", "page_hinkley", "rate_cusum"})
 MAX_CATEGORIES = 64
 """Distinct categories a signal learns from its reference; more, and later unknown ones, share one code."""
 CHECKPOINT_EVERY = 64
-DEPLOYMENT_WATCH = "deployment_watch"
 """Updates between the detector-statistics checkpoints that alert evidence reports as `before`.
 
 Reading statistics before every update cost a third of the monitor's time; a checkpoint at most
 64 updates old still shows the detector's view before the change."""
+DEPLOYMENT_WATCH = "deployment_watch"
 
 
 class PendingPrediction(BaseModel):
@@ -598,7 +598,7 @@ class ModelMonitor:
 
     def _retry_rejected(self, ts: float, out: MonitorOutput) -> None:
         state, policy = self.retrain, self.policy.retrain
-        if not state.rejected or not policy.enabled or not policy.retry_after_rejection:
+        if not policy.enabled or not policy.retry_after_rejection:
             return
         if state.last_request_ts is not None and ts - state.last_request_ts < policy.cooldown_seconds:
             return
@@ -611,10 +611,7 @@ class ModelMonitor:
             window=EventWindow(from_ts=min(began, ts), to_ts=ts),
             requested_at=self.clock(),
         )
-        state.last_request_ts, state.last_request_id, state.rejected = ts, request.request_id, False
-        state.requests += 1
-        out.retrain_requests.append(request)
-        out.lineage.append(RequestEntry(request=request))
+        self._issue(request, ts, [], out)
 
     def _start_joint(self, first: PredictionEvent | FeatureEvent) -> None:
         """The joint signal spans the numeric features of the model's first event, if it has two or more
@@ -950,20 +947,14 @@ class ModelMonitor:
         out.alerts = [alert.model_copy(update={"detected_at": now}) for alert in out.alerts]
         for alert in out.alerts:
             if alert.kind == AlertKind.DEPLOYMENT:
-                rollback = self._rollback(alert, now)
-                if rollback is not None:
-                    out.retrain_requests.append(rollback)
-                    out.lineage.append(RequestEntry(request=rollback, alerts=[
-                        AlertRef(alert_id=alert.alert_id, signal=alert.signal, ts=alert.ts)]))
+                self._rollback(alert, now, out)
             elif alert.severity == Severity.DRIFT:
-                request = self._consider_retrain(alert, now, out)
-                if request is not None:
-                    out.retrain_requests.append(request)
+                self._consider_retrain(alert, now, out)
 
-    def _consider_retrain(self, alert: DriftAlert, now: float, out: MonitorOutput) -> RetrainRequest | None:
+    def _consider_retrain(self, alert: DriftAlert, now: float, out: MonitorOutput) -> None:
         policy, state = self.policy.retrain, self.retrain
         if not policy.enabled:
-            return None
+            return
         state.recent = [r for r in state.recent if alert.ts - r.ts <= policy.within_seconds]
         state.recent.append(DriftRecord(alert.signal, alert.alert_id, alert.ts))
         if state.drift_began_ts is None or alert.ts < state.drift_began_ts:
@@ -971,9 +962,9 @@ class ModelMonitor:
         direct = any(_matches(alert.signal, pattern) for pattern in policy.on_signals)
         distinct = {r.signal for r in state.recent}
         if not direct and (policy.min_drifted_signals == 0 or len(distinct) < policy.min_drifted_signals):
-            return None
+            return
         if state.last_request_ts is not None and alert.ts - state.last_request_ts < policy.cooldown_seconds:
-            return None
+            return
         reasons = state.recent if not direct else [r for r in state.recent if r.alert_id == alert.alert_id]
         request = RetrainRequest(
             request_id=_stable_id("r", self.model_id, alert.model_version, self.generation, alert.alert_id),
@@ -983,21 +974,16 @@ class ModelMonitor:
             window=EventWindow(from_ts=min(state.drift_began_ts, *(r.ts for r in reasons)), to_ts=alert.ts),
             requested_at=now,
         )
-        state.last_request_ts, state.last_request_id = alert.ts, request.request_id
-        state.last_reasons, state.rejected = list(request.reasons), False
-        state.requests += 1
         state.recent = []
-        out.lineage.append(RequestEntry(request=request, alerts=[AlertRef(alert_id=r.alert_id, signal=r.signal, ts=r.ts)
-                                                                 for r in reasons]))
-        return request
+        self._issue(request, alert.ts, [AlertRef(alert_id=r.alert_id, signal=r.signal, ts=r.ts) for r in reasons],
+                    out)
 
-
-    def _rollback(self, alert: DriftAlert, now: float) -> RetrainRequest | None:
+    def _rollback(self, alert: DriftAlert, now: float, out: MonitorOutput) -> None:
         """The post-deployment watch fired: recommend the replaced version back, past any cooldown (the
         watch fires at most once a deployment)."""
         watch = self.deployment_watch
         if not self.policy.retrain.enabled or watch is None:
-            return None
+            return
         request = RetrainRequest(
             request_id=_stable_id("r", self.model_id, alert.model_version, self.generation, alert.alert_id),
             model_id=self.model_id,
@@ -1007,9 +993,17 @@ class ModelMonitor:
             requested_at=now,
             rollback_to=watch.replaced_version,
         )
-        self.retrain.last_request_ts, self.retrain.last_request_id = alert.ts, request.request_id
-        self.retrain.requests += 1
-        return request
+        self._issue(request, alert.ts, [AlertRef(alert_id=alert.alert_id, signal=alert.signal, ts=alert.ts)], out)
+
+    def _issue(self, request: RetrainRequest, ts: float, alerts: list[AlertRef], out: MonitorOutput) -> None:
+        """Send a request and remember it: the cooldown runs from `ts` (event time), and a rejection of
+        its candidate is recognised by its id (`rejected`)."""
+        state = self.retrain
+        state.last_request_ts, state.last_request_id = ts, request.request_id
+        state.last_reasons, state.rejected = list(request.reasons), False
+        state.requests += 1
+        out.retrain_requests.append(request)
+        out.lineage.append(RequestEntry(request=request, alerts=alerts))
 
 
 _KIND_ORDER = {AlertKind.DATA: 0, AlertKind.PREDICTION: 1, AlertKind.CONCEPT: 2, AlertKind.DEPLOYMENT: 3}
