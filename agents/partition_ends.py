@@ -7,8 +7,9 @@ there missed records the log already held (alerts were then sent twice).
 
 import time
 from collections.abc import Callable, Iterator
+from typing import Any
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 
 def read_to_ends(consumer: Consumer, starts: list[TopicPartition], *, timeout: float, what: str,
@@ -43,3 +44,21 @@ def read_to_ends(consumer: Consumer, starts: list[TopicPartition], *, timeout: f
                 consumer.pause([TopicPartition(*where)])
                 continue
         yield message
+
+
+def read_topic(config: dict[str, Any], topic: str, *, timeout: float) -> Iterator[bytes]:
+    """Every retained record value of `topic`, each partition from its start to its end, with a consumer
+    of `config` (client settings and a `group.id`; nothing is committed). A topic that does not exist
+    holds nothing."""
+    consumer = Consumer({**config, "enable.auto.commit": False, "enable.partition.eof": True})
+    try:
+        metadata = consumer.list_topics(topic, timeout=10).topics.get(topic)
+        if metadata is None or metadata.error is not None or not metadata.partitions:
+            return
+        starts = [TopicPartition(topic, p, OFFSET_BEGINNING) for p in metadata.partitions]
+        for message in read_to_ends(consumer, starts, timeout=timeout, what=topic):
+            value = message.value()
+            if value is not None:
+                yield value
+    finally:
+        consumer.close()

@@ -2,13 +2,11 @@
 and the lineage log from Redis, alerts from the alerts topic."""
 
 import contextlib
-from collections.abc import Iterator
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 from pydantic import TypeAdapter, ValidationError
 
 from agents.keys import RedisKeys, glob_escape
-from agents.partition_ends import read_to_ends
+from agents.partition_ends import read_topic
 from detectors.performance import PerformanceWindow
 from detectors.windows import WindowStats
 from driftline.redis_connect import sync_client
@@ -72,20 +70,11 @@ def window_means(settings: Settings, model_id: str, signals: list[str]) -> dict[
 def alerts_from_kafka(settings: Settings, model_ids: set[str] | None = None, *,
                       timeout: float = 60.0) -> list[DriftAlert]:
     """Every retained alert (of `model_ids`, or all), read to each partition's end, oldest first per model."""
-    return [a for a in _alerts(settings, timeout) if model_ids is None or a.model_id in model_ids]
-
-
-def _alerts(settings: Settings, timeout: float) -> Iterator[DriftAlert]:
-    topic = settings.topics.alerts
-    consumer = Consumer({**settings.kafka_client_config(), "group.id": "driftline-report",
-                         "enable.auto.commit": False, "enable.partition.eof": True})
-    try:
-        metadata = consumer.list_topics(topic, timeout=10).topics.get(topic)
-        if metadata is None or metadata.error is not None:
-            return
-        starts = [TopicPartition(topic, p, OFFSET_BEGINNING) for p in metadata.partitions]
-        for message in read_to_ends(consumer, starts, timeout=timeout, what=topic):
-            with contextlib.suppress(ValidationError):
-                yield DriftAlert.model_validate_json(message.value())  # type: ignore[arg-type]
-    finally:
-        consumer.close()
+    found = []
+    for raw in read_topic({**settings.kafka_client_config(), "group.id": "driftline-report"}, settings.topics.alerts,
+                          timeout=timeout):
+        with contextlib.suppress(ValidationError):
+            alert = DriftAlert.model_validate_json(raw)
+            if model_ids is None or alert.model_id in model_ids:
+                found.append(alert)
+    return found

@@ -8,13 +8,10 @@ backtest reading the same deployment) restarts the model's detectors calibrated 
 mature as the file is long, instead of learning from the first values after it.
 """
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
-
-from agents.partition_ends import read_to_ends
+from agents.partition_ends import read_topic
 from detectors.reference import references_of
 from driftline.event_files import BadRecord, read_events
 from driftline.sdk.producer import EventProducer, ProducerConfig
@@ -72,7 +69,8 @@ def reference_from_kafka(settings: Settings, model_id: str, from_ts: float, to_t
     sources: list[tuple[str, type[PredictionEvent] | type[FeatureEvent]]] = [
         (settings.topics.predictions, PredictionEvent), (settings.topics.features, FeatureEvent)]
     for topic, event_type in sources:
-        for raw in _whole_topic(settings, topic, timeout):
+        for raw in read_topic({**settings.kafka_client_config(), "group.id": "driftline-reference"}, topic,
+                              timeout=timeout):
             try:
                 events: list[PredictionEvent | FeatureEvent] = list(decode_events(raw, event_type))
             except DecodeError:
@@ -85,22 +83,6 @@ def reference_from_kafka(settings: Settings, model_id: str, from_ts: float, to_t
     wanted.sort(key=lambda e: e.ts)
     return GivenReference(model_id, model_version or wanted[-1].model_version, len(wanted), invalid,
                           references_of(wanted, error_threshold=error_threshold))
-
-
-def _whole_topic(settings: Settings, topic: str, timeout: float) -> Iterator[bytes]:
-    consumer = Consumer({**settings.kafka_client_config(), "group.id": "driftline-reference",
-                         "enable.auto.commit": False, "enable.partition.eof": True})
-    try:
-        metadata = consumer.list_topics(topic, timeout=10).topics.get(topic)
-        if metadata is None or metadata.error is not None or not metadata.partitions:
-            return
-        starts = [TopicPartition(topic, p, OFFSET_BEGINNING) for p in metadata.partitions]
-        for message in read_to_ends(consumer, starts, timeout=timeout, what=topic):
-            value = message.value()
-            if value is not None:
-                yield value
-    finally:
-        consumer.close()
 
 
 def send_reference(settings: Settings, given: GivenReference) -> None:
