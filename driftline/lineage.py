@@ -8,7 +8,7 @@ import json
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from agents.keys import RedisKeys
-from driftline.redis_connect import sync_client
+from driftline.redis_connect import SyncClient, sync_client
 from driftline.settings import Settings
 from driftline.status import ModelStatus, model_statuses
 from schemas.lineage import Lineage
@@ -28,13 +28,21 @@ class ModelLineage(BaseModel):
 def read_lineage(settings: Settings, model_id: str) -> ModelLineage:
     client = sync_client(settings)
     try:
-        raw = client.lrange(RedisKeys(settings.key_prefix).lineage(model_id), 0, -1)
+        entries, unreadable = lineage_entries(client, RedisKeys(settings.key_prefix), model_id)
     finally:
         client.close()
+    statuses = list(model_statuses(settings, model_id))
+    current = statuses[0] if statuses and statuses[0].error is None else None
+    return ModelLineage(model_id=model_id, entries=entries, current=current, unreadable=unreadable)
+
+
+def lineage_entries(client: SyncClient, keys: RedisKeys, model_id: str) -> tuple[list[LineageEntry], int]:
+    """The model's lineage log, oldest first, an entry written twice (a redelivery) once; and how many
+    entries could not be read."""
     entries: list[LineageEntry] = []
     seen: set[str] = set()
     unreadable = 0
-    for item in reversed(raw):  # type: ignore[arg-type]
+    for item in reversed(client.lrange(keys.lineage(model_id), 0, -1)):  # type: ignore[arg-type]
         try:
             entry = _ENTRY.validate_json(item)
         except ValidationError:
@@ -44,9 +52,7 @@ def read_lineage(settings: Settings, model_id: str) -> ModelLineage:
         if identity not in seen:
             seen.add(identity)
             entries.append(entry)
-    statuses = list(model_statuses(settings, model_id))
-    current = statuses[0] if statuses and statuses[0].error is None else None
-    return ModelLineage(model_id=model_id, entries=entries, current=current, unreadable=unreadable)
+    return entries, unreadable
 
 
 def version_lineage(lineage: ModelLineage, version: str) -> Lineage | None:

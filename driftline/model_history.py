@@ -3,19 +3,18 @@ and the lineage log from Redis, alerts from the alerts topic."""
 
 import contextlib
 
-from pydantic import TypeAdapter, ValidationError
+from pydantic import ValidationError
 
 from agents.keys import RedisKeys, glob_escape
 from agents.partition_ends import read_topic
 from detectors.performance import PerformanceWindow
 from detectors.windows import WindowStats
+from driftline.lineage import lineage_entries
 from driftline.redis_connect import sync_client
 from driftline.report import ModelHistory
 from driftline.settings import Settings
 from schemas.events import DriftAlert
-from schemas.lineage_log import DeploymentEntry, LineageEntry, RequestEntry
-
-_ENTRY: TypeAdapter[LineageEntry] = TypeAdapter(LineageEntry)
+from schemas.lineage_log import DeploymentEntry, RequestEntry
 
 
 def history_from_redis(settings: Settings, model_id: str) -> ModelHistory:
@@ -33,11 +32,7 @@ def history_from_redis(settings: Settings, model_id: str) -> ModelHistory:
         for raw in reversed(client.lrange(keys.performance(model_id), 0, -1)):  # type: ignore[arg-type]
             with contextlib.suppress(ValidationError):
                 history.performance.append(PerformanceWindow.model_validate_json(raw))
-        for raw in reversed(client.lrange(keys.lineage(model_id), 0, -1)):  # type: ignore[arg-type]
-            try:
-                entry = _ENTRY.validate_json(raw)
-            except ValidationError:
-                continue
+        for entry in lineage_entries(client, keys, model_id)[0]:
             if isinstance(entry, RequestEntry):
                 history.requests.append(entry.request)
             elif isinstance(entry, DeploymentEntry):
