@@ -19,6 +19,7 @@ from driftline.model_history import history_from_redis, window_means
 from driftline.report import render
 from driftline.settings import Settings
 from driftline.status import ModelStatus, model_statuses
+from driftline.times import utc_text
 from schemas.events import DriftAlert
 
 REFRESH_SECONDS = 5
@@ -109,12 +110,13 @@ def overview(settings: Settings, tail: AlertTail) -> str:
                     f"<ul class=signals>{items}</ul></section>")
     alerts = sorted(tail.recent(), key=lambda a: a.detected_at, reverse=True)[:20]  # partitions interleave
     alert_rows = "".join(
-        f"<tr class={a.severity.value}><td>{_when(a.detected_at)}</td><td>{html.escape(a.model_id)}</td>"
+        f"<tr class={a.severity.value}><td>{utc_text(a.detected_at)}</td><td>{html.escape(a.model_id)}</td>"
         f"<td>{html.escape(a.signal)}</td><td>{html.escape(a.detector)}</td><td>{a.severity.value}</td>"
         f"<td>{a.kind.value}</td></tr>" for a in alerts)
     body = "".join(rows) or "<p>No model has state in Redis yet.</p>"
     return (_PAGE.format(refresh=REFRESH_SECONDS, title="driftline")
-            + f"<h1>driftline <span class=meta>{len(statuses)} models, refreshed {_when(time.time())} UTC</span></h1>"
+            + f"<h1>driftline <span class=meta>{len(statuses)} models, refreshed {utc_text(time.time())} UTC"
+              f"</span></h1>"
             + body + "<h2>Last alerts</h2>"
             + (f"<table class=alerts><tr><th>detected</th><th>model</th><th>signal</th><th>detector</th>"
                f"<th>severity</th><th>kind</th></tr>{alert_rows}</table>" if alerts else "<p>No alert yet.</p>")
@@ -138,9 +140,6 @@ def _sparkline(values: list[float], width: int = 160, height: int = 24) -> str:
     return (f"<svg class=spark viewBox='0 0 {width} {height}' width={width} height={height}>"
             f"<polyline points='{points}'/></svg>")
 
-
-def _when(ts: float) -> str:
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(ts))
 
 
 class DashboardServer:

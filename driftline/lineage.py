@@ -2,7 +2,6 @@
 training data and validation of each candidate, each deployment, and what the monitor saw of each
 version (of the one serving now: its live state in Redis)."""
 
-import datetime as dt
 import json
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
@@ -11,6 +10,7 @@ from agents.keys import RedisKeys
 from driftline.redis_connect import SyncClient, sync_client
 from driftline.settings import Settings
 from driftline.status import ModelStatus, model_statuses
+from driftline.times import utc_text
 from schemas.lineage import Lineage
 from schemas.lineage_log import DeploymentEntry, LineageEntry, RejectionEntry, RequestEntry
 
@@ -74,10 +74,10 @@ def render(lineage: ModelLineage) -> str:
         if isinstance(entry, RequestEntry):
             request = entry.request
             what = f"roll back to {request.rollback_to}" if request.rollback_to else "retrain"
-            why = ("because of " + ", ".join(f"{a.alert_id} ({a.signal} at {_when(a.ts)})" for a in entry.alerts)
+            why = ("because of " + ", ".join(f"{a.alert_id} ({a.signal} at {utc_text(a.ts)})" for a in entry.alerts)
                    if entry.alerts else "again: the last candidate was rejected and the drift stands")
             lines.append(f"request {request.request_id}: {what} version {request.model_version}; {why}")
-            lines.append(f"  data since {_when(request.window.from_ts)}")
+            lines.append(f"  data since {utc_text(request.window.from_ts)}")
         elif isinstance(entry, RejectionEntry):
             rejected = entry.rejected
             lines.append(f"  rejected candidate {rejected.candidate_version} (request {rejected.request_id}): "
@@ -90,7 +90,7 @@ def render(lineage: ModelLineage) -> str:
                 lines.append(f"  version {r.model_version} until then: {r.events:,} events monitored, "
                              f"{r.drift_alerts} drift alert(s), {r.retrain_requests} retrain request(s)")
             answer = f" (request {deployed.request_id})" if deployed.request_id else ""
-            lines.append(f"deployed version {deployed.model_version}{answer} at {_when(deployed.ts)}, "
+            lines.append(f"deployed version {deployed.model_version}{answer} at {utc_text(deployed.ts)}, "
                          f"detectors reset (generation {entry.generation})")
             lines += _details(deployed.lineage, deployed.model_uri)
     current = lineage.current
@@ -119,7 +119,8 @@ def _details(lineage: Lineage | None, uri: str | None) -> list[str]:
         t = lineage.training
         ranges = ", ".join(f"{r.topic}[{r.partition}] {r.start}-{r.end}" for r in t.ranges if r.end > r.start)
         lines.append(f"    training data: {t.examples - t.validation_examples} examples (+{t.validation_examples} "
-                     f"held out) stamped {_when(t.from_ts)} to {_when(t.to_ts)}, fingerprint {t.fingerprint[:16]}")
+                     f"held out) stamped {utc_text(t.from_ts)} to {utc_text(t.to_ts)}, "
+                     f"fingerprint {t.fingerprint[:16]}")
         lines.append(f"    read from {ranges or 'no records'}")
     if lineage is not None and (lineage.trainer_id or lineage.code_version):
         lines.append(f"    trainer {lineage.trainer_id} ({lineage.code_version})"
@@ -136,6 +137,3 @@ def _identity(entry: LineageEntry) -> str:
         return f"rejected:{entry.rejected.request_id}:{entry.rejected.candidate_version}"
     return f"deployed:{entry.generation}:{entry.deployed.model_version}"
 
-
-def _when(ts: float) -> str:
-    return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%d %H:%M:%S")

@@ -8,13 +8,14 @@ of features still opens on what changed. Time runs along event time (`ts`), whic
 reset of the event index does not break.
 """
 
-import datetime as dt
 import html
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from detectors.performance import PerformanceWindow
 from detectors.windows import WindowStats
+from driftline.times import utc_text
 from schemas.events import DriftAlert, ModelDeployed, RetrainRequest, Severity
 
 WIDTH, HEIGHT = 640, 90
@@ -78,7 +79,7 @@ def render(models: Sequence[ModelHistory], *, title: str) -> str:
     summary = summarise(models)
     parts = [_HEAD.format(title=html.escape(title)), f"<h1>{html.escape(title)}</h1>",
              f"<p class=meta>{sum(len(m.alerts) for m in models)} alerts over {len(models)} model(s); "
-             f"generated {_when(dt.datetime.now(dt.UTC).timestamp())} UTC</p>", _summary_table(summary)]
+             f"generated {utc_text(time.time())} UTC</p>", _summary_table(summary)]
     for model in models:
         parts.append(_model_section(model, {r.signal for r in summary if r.model_id == model.model_id}))
     parts.append("</body></html>\n")
@@ -92,7 +93,7 @@ def _summary_table(rows: list[SignalSummary]) -> str:
         f"<tr class={'drift' if r.drifts else 'warning'}><td>{html.escape(r.model_id)}</td>"
         f"<td><a href='#{_anchor(r.model_id, r.signal)}'>{html.escape(r.signal)}</a></td><td>{r.kind}</td>"
         f"<td>{r.drifts}</td><td>{r.warnings}</td>"
-        f"<td>{'' if r.first_drift_ts is None else _when(r.first_drift_ts)}</td>"
+        f"<td>{'' if r.first_drift_ts is None else utc_text(r.first_drift_ts)}</td>"
         f"<td>{'' if r.max_psi is None else f'{r.max_psi:.3f}'}</td></tr>" for r in rows)
     return ("<h2>Summary</h2><table class=summary><thead><tr><th>model</th><th>signal</th><th>kind</th>"
             "<th>drift alerts</th><th>warnings</th><th>first drift</th><th>largest PSI</th></tr></thead>"
@@ -109,7 +110,7 @@ def _model_section(model: ModelHistory, alerted: set[str]) -> str:
         parts.append(_performance(model.performance, markers, span))
     system = [a for a in model.alerts if a.kind == "system"]
     if system:
-        items = "".join(f"<li>{_when(a.ts)} {html.escape(a.signal)}/{html.escape(a.detector)}: "
+        items = "".join(f"<li>{utc_text(a.ts)} {html.escape(a.signal)}/{html.escape(a.detector)}: "
                         f"{html.escape(a.detail or '')}</li>" for a in system[:50])
         parts.append(f"<details><summary>{len(system)} system alerts</summary><ul>{items}</ul></details>")
     folded = [s for s in model.signals() if s not in alerted]
@@ -128,7 +129,7 @@ def _signal(model: ModelHistory, signal: str, markers: list["_Marker"], span: tu
     windows = [w for w in model.windows if w.signal == signal]
     alerts = [a for a in model.alerts if a.signal == signal and a.kind != "system"]
     marks = markers + [_Marker(a.ts, "drift" if a.severity == Severity.DRIFT else "warning",
-                               f"{a.severity.value} {a.detector} at {_when(a.ts)}") for a in alerts]
+                               f"{a.severity.value} {a.detector} at {utc_text(a.ts)}") for a in alerts]
     label = f"{signal} ({len(alerts)} alerts)" if alerts else signal
     charts = ""
     if windows:
@@ -137,7 +138,7 @@ def _signal(model: ModelHistory, signal: str, markers: list["_Marker"], span: tu
     elif alerts:
         charts = _chart([], marks, "alerts (this signal keeps no windows: categories, missing values, a test "
                         "without windows)", span)
-    listed = "".join(f"<li>{_when(a.ts)} {a.severity.value} {html.escape(a.detector)} at event {a.event_index}"
+    listed = "".join(f"<li>{utc_text(a.ts)} {a.severity.value} {html.escape(a.detector)} at event {a.event_index}"
                      f"</li>" for a in alerts[:20])
     return (f"<details class=signal id='{_anchor(model.model_id, signal)}'{' open' if open_ else ''}>"
             f"<summary>{html.escape(label)}</summary>{charts}{'<ul>' + listed + '</ul>' if listed else ''}</details>")
@@ -189,7 +190,7 @@ def _chart(points: list[tuple[float, float]], markers: Iterable[_Marker], captio
     values = f"{low_y:.4g} to {high_y:.4g}, " if points else ""
     return (f"<figure><svg viewBox='0 0 {WIDTH} {HEIGHT}' width={WIDTH} height={HEIGHT} role=img>"
             f"{line}{marks}</svg><figcaption>{html.escape(caption)}: {values}"
-            f"{_when(low_x)} to {_when(high_x)}</figcaption></figure>")
+            f"{utc_text(low_x)} to {utc_text(high_x)}</figcaption></figure>")
 
 
 def _thin(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
@@ -202,9 +203,6 @@ def _thin(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
 def _anchor(model_id: str, signal: str) -> str:
     return "s-" + "".join(c if c.isalnum() else "-" for c in f"{model_id}-{signal}")
 
-
-def _when(ts: float) -> str:
-    return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
 _HEAD = """<!doctype html><html lang=en><head><meta charset=utf-8><link rel=icon href="data:,"><title>{title}</title>
