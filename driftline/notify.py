@@ -70,13 +70,11 @@ class Notifier:
     def _notices(self, message: Message) -> list[Notice]:
         kind = self._types[str(message.topic())]
         value: bytes = message.value()  # type: ignore[assignment]
-        try:
-            notices: list[Notice] = [kind.model_validate_json(value)]  # type: ignore[list-item]
-        except ValidationError:
-            try:
-                notices = list(decode_events(value, ModelRejected)) if kind is ModelRejected else []
-            except DecodeError:
-                notices = []
+        try:  # rejections are inbound events: one a message, or an SDK producer's batch envelope
+            notices: list[Notice] = (list(decode_events(value, ModelRejected)) if kind is ModelRejected
+                                     else [kind.model_validate_json(value)])  # type: ignore[list-item]
+        except (DecodeError, ValidationError):
+            notices = []
         if not notices:
             log.warning("skipping a message on %s that is not a %s", message.topic(), kind.__name__)
             self.stats.skipped += 1

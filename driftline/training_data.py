@@ -109,12 +109,13 @@ def read_examples(settings: Settings, model_id: str, from_ts: float, to_ts: floa
 
 
 def wait_for_examples(settings: Settings, model_id: str, from_ts: float, *, count: int, max_wait_seconds: float,
-                      poll_seconds: float = 2.0, **options: float) -> TrainingSet:
+                      poll_seconds: float = 2.0, skew_seconds: float = 300.0, timeout: float = 120.0) -> TrainingSet:
     """`read_examples` from `from_ts` on until `count` labelled examples exist or `max_wait_seconds`
     pass: the earliest `count` of them, or all there are then."""
     deadline = time.monotonic() + max_wait_seconds
     while True:
-        found = read_examples(settings, model_id, from_ts, max_examples=count, **options)  # type: ignore[arg-type]
+        found = read_examples(settings, model_id, from_ts, max_examples=count, skew_seconds=skew_seconds,
+                              timeout=timeout)
         if len(found.examples) >= count or time.monotonic() >= deadline:
             return found
         log.info("%d of the %d labelled examples of %s wanted since %s are in Kafka; reading again in %.0fs",

@@ -65,7 +65,7 @@ class FileRegistry:
         while self.path(model_id, version).exists():  # a rejected candidate keeps its number
             version = next_version(version)
         self.save(model_id, version, model)
-        return RegisteredVersion(version=version, uri=self.path(model_id, version).resolve().as_uri())
+        return RegisteredVersion(version=version, uri=self.uri(model_id, version))
 
     def conclude(self, model_id: str, registered: RegisteredVersion, lineage: Lineage, promoted: bool) -> None:
         lineage_path = self.directory / model_id / f"{registered.version}.lineage.json"
@@ -75,6 +75,9 @@ class FileRegistry:
 
     def promote(self, model_id: str, version: str) -> str | None:
         (self.directory / model_id / "champion").write_text(version)
+        return self.uri(model_id, version)
+
+    def uri(self, model_id: str, version: str) -> str:
         return self.path(model_id, version).resolve().as_uri()
 
     def champion(self, model_id: str) -> str | None:
