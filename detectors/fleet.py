@@ -8,15 +8,19 @@ early labels as well as waiting predictions.
 
 from collections import OrderedDict
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from detectors.config import MonitoringConfig
-from detectors.monitor import Clock, ModelMonitor, MonitorOutput, PendingPrediction
+from detectors.monitor import Clock, JoinedLabel, ModelMonitor, MonitorOutput, PendingPrediction
 from schemas.events import FeatureEvent, InboundEvent, LabelEvent, ModelDeployed, ModelRejected, PredictionEvent
 from schemas.lineage_log import DeploymentEntry
+from schemas.types import Target
 
 
 class LabelBuffer(Protocol):
+    ttl_seconds: float
+    expired: int
+
     def hold_prediction(self, model_id: str, pending: PendingPrediction) -> None: ...
 
     def take_prediction(self, model_id: str, event_id: str, now_ts: float) -> PendingPrediction | None: ...
@@ -82,29 +86,19 @@ class MonitorFleet:
         return self.handle_many(event.model_id, [event])
 
     def handle_many(self, model_id: str, events: Sequence[InboundEvent]) -> MonitorOutput:
-        """Route one model's events, in stream order: runs of predictions and features go to the monitor
-        as columns, runs of labels as one error column; a deployment ends both and is handled where it
-        stands."""
+        """Route one model's events, in stream order. Predictions, features and labels between two
+        deployments (or rejections) go to the monitor together, as columns, however the labels
+        interleave; a deployment or rejection is handled where it stands."""
         monitor = self.monitor(model_id)
         out = MonitorOutput()
-        run: list[PredictionEvent | FeatureEvent] = []
-        labels: list[LabelEvent] = []
+        stretch: list[PredictionEvent | FeatureEvent | LabelEvent] = []
         for event in events:
-            if isinstance(event, PredictionEvent | FeatureEvent):
-                if labels:
-                    out.extend(self._observe_labels(monitor, labels))
-                    labels = []
-                run.append(event)
+            if isinstance(event, PredictionEvent | FeatureEvent | LabelEvent):
+                stretch.append(event)
                 continue
-            if run:
-                out.extend(self._observe_run(monitor, run))
-                run = []
-            if isinstance(event, LabelEvent):
-                labels.append(event)
-                continue
-            if labels:
-                out.extend(self._observe_labels(monitor, labels))
-                labels = []
+            if stretch:
+                out.extend(self._observe(monitor, stretch))
+                stretch = []
             if isinstance(event, ModelRejected):
                 monitor.rejected(event)
                 continue
@@ -112,11 +106,55 @@ class MonitorFleet:
             replaced = monitor.summary() if monitor.model_version else None
             if monitor.reset(event):
                 out.lineage.append(DeploymentEntry(deployed=event, generation=monitor.generation, replaced=replaced))
-        if run:
-            out.extend(self._observe_run(monitor, run))
-        if labels:
-            out.extend(self._observe_labels(monitor, labels))
+        if stretch:
+            out.extend(self._observe(monitor, stretch))
         return out
+
+    def _observe(self, monitor: ModelMonitor, stretch: list[PredictionEvent | FeatureEvent | LabelEvent]
+                 ) -> MonitorOutput:
+        if not any(isinstance(event, LabelEvent) for event in stretch):  # the common stretch: no label events
+            return self._observe_run(monitor, cast(list[PredictionEvent | FeatureEvent], stretch))
+        if all(isinstance(event, LabelEvent) for event in stretch):
+            return self._observe_labels(monitor, cast(list[LabelEvent], stretch))
+        return self._observe_mixed(monitor, stretch)
+
+    def _observe_mixed(self, monitor: ModelMonitor, stretch: list[PredictionEvent | FeatureEvent | LabelEvent]
+                       ) -> MonitorOutput:
+        """Walk the label join in stream order, exactly as run-by-run feeding would (the same takes and
+        holds of the buffer), then feed the monitor once (`ModelMonitor.observe_mixed`). A prediction
+        held here gets the event index the monitor is about to give it."""
+        model_id = monitor.model_id
+        events: list[PredictionEvent | FeatureEvent] = []
+        segments: list[int] = []
+        joined: list[JoinedLabel] = []
+        early: dict[int, Target] = {}
+        segment, in_labels = 0, False
+        position = 0
+        for event in stretch:
+            if isinstance(event, LabelEvent):
+                if not in_labels:
+                    segment, in_labels = segment + 1, True
+                pending = self.labels.take_prediction(model_id, event.event_id, event.ts)
+                if pending is None:
+                    self.labels.hold_label(model_id, event)
+                    self.early_labels += 1
+                else:
+                    joined.append(JoinedLabel(event, pending, segment))
+                continue
+            if in_labels:
+                segment, in_labels = segment + 1, False
+            events.append(event)
+            segments.append(segment)
+            if monitor.is_stale(event):
+                continue
+            if isinstance(event, PredictionEvent) and event.label is None:
+                label = self.labels.take_label(model_id, event.event_id)
+                if label is not None:
+                    early[position] = label.label
+                else:
+                    self.labels.hold_prediction(model_id, monitor.pending(event, monitor.event_count + position))
+            position += 1
+        return monitor.observe_mixed(events, segments, joined, early)
 
     def _observe_run(self, monitor: ModelMonitor, run: list[PredictionEvent | FeatureEvent]) -> MonitorOutput:
         model_id = monitor.model_id

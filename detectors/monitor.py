@@ -552,11 +552,95 @@ class ModelMonitor:
         were in flight when the service switched, and would otherwise show the fresh detectors the
         old model's behaviour as if it were a change in the new one."""
         out = MonitorOutput()
-        retired = self.retired_version
-        kept = list(events) if retired is None else [e for e in events if e.model_version != retired]
+        kept = [e for e in events if not self.is_stale(e)] if self.retired_version is not None else list(events)
         out.stale_events = len(events) - len(kept)
         if not kept:
             return out
+        run = self._advance(kept)
+
+        def truth(position: int, event: PredictionEvent) -> Target | None:
+            early = None if early_label is None else early_label(event.event_id)
+            if early is not None and early.label is not None:
+                return early.label
+            out.pending.append(self.pending(event, int(run.indices[position])))
+            return None
+
+        labelled = self._columns(kept, run, truth, out)
+        if labelled is not None:
+            guesses, truths, at = labelled
+            self._errors(guesses, truths, at, run, out)
+            self._performance(guesses, truths, at, run, out)
+        out.windows.sort(key=lambda w: (w.last_index, w.signal))
+        out.alerts.sort(key=_alert_order)
+        self._finish_stretch(out, [0] * len(out.alerts), self._retry_point(run, np.zeros(len(kept), dtype=np.int64)))
+        return out
+
+    def observe_mixed(self, events: Sequence[PredictionEvent | FeatureEvent], segments: Sequence[int],
+                      joined: Sequence["JoinedLabel"], early: dict[int, Target]) -> MonitorOutput:
+        """Feed a stretch of the stream where predictions, features and labels interleave, in one pass:
+        the same state, alerts and retrain requests as feeding it run by run (`observe_many` for each
+        run of predictions and features, `observe_labels` for each run of labels), which cut a stream
+        whose labels come on their own topic into runs of one event.
+
+        The label join has been walked in stream order already (detectors/fleet.py): `segments[k]` is
+        the run `events[k]` stood in, `joined` the labels that found their prediction, with their
+        runs, and `early[p]` the label a prediction at kept position `p` took on arrival. What
+        orders the outcome is run by run: each signal gets its values in stream order, and alerts are
+        weighed for retraining a run at a time, each run's as that run alone orders them."""
+        out = MonitorOutput()
+        keep = [k for k, e in enumerate(events) if not self.is_stale(e)] if self.retired_version is not None \
+            else range(len(events))
+        kept = [events[k] for k in keep]
+        kept_segments = np.array([segments[k] for k in keep], dtype=np.int64)
+        out.stale_events = len(events) - len(kept)
+        current = [j for j in joined if j.pending.generation == self.generation]
+        out.stale_labels = len(joined) - len(current)
+        labelled = None
+        run = None
+        if kept:
+            run = self._advance(kept)
+            labelled = self._columns(kept, run, lambda position, _: early.get(position), out)
+        feed = _ErrorFeed.of(self.model_id, self.generation, labelled, run, kept_segments, current)
+        if feed.size:
+            at = np.arange(feed.size)
+            self._errors(feed.guesses, feed.truths, at, feed.run, out)
+            self._performance(feed.guesses, feed.truths, at, feed.run, out)
+        base = run.indices[0] if run is not None else 0
+        label_segments = {j.segment for j in current}
+
+        def place(signal: str, event_index: int) -> int:
+            if signal in (ERROR, PERFORMANCE):
+                return feed.segment_of[event_index]
+            return int(kept_segments[event_index - base])
+
+        def alert_key(alert: DriftAlert) -> tuple[int, object]:
+            segment = place(alert.signal, alert.event_index)
+            return (segment, feed.order_of[alert.event_index]) if segment in label_segments \
+                else (segment, _alert_order(alert))
+
+        def window_key(window: WindowStats) -> tuple[int, object]:
+            segment = place(window.signal, window.last_index)
+            return (segment, feed.order_of[window.last_index]) if segment in label_segments \
+                else (segment, (window.last_index, window.signal))
+
+        out.alerts.sort(key=alert_key)
+        out.windows.sort(key=window_key)
+        retry = None if run is None else self._retry_point(run, kept_segments)
+        self._finish_stretch(out, [alert_key(a)[0] for a in out.alerts], retry)
+        return out
+
+    def is_stale(self, event: PredictionEvent | FeatureEvent) -> bool:
+        """An event of the version the last deployment replaced (see `observe_many`)."""
+        return self.retired_version is not None and event.model_version == self.retired_version
+
+    def pending(self, event: PredictionEvent, event_index: int) -> PendingPrediction:
+        """What the label join holds of a prediction that came without its label."""
+        return PendingPrediction.model_construct(
+            event_id=event.event_id, model_version=event.model_version, event_index=event_index,
+            generation=self.generation, ts=event.ts, prediction=event.prediction)
+
+    def _advance(self, kept: Sequence[PredictionEvent | FeatureEvent]) -> EventRun:
+        """Give the kept events the next event indices; the model's first event decides its width."""
         n = len(kept)
         run = EventRun(self.model_id, self.generation, np.arange(self.event_count, self.event_count + n), kept,
                        np.array(list(map(_ts_of, kept)), dtype=np.float64))
@@ -565,6 +649,15 @@ class ModelMonitor:
         if not self.width:
             self.width = len(kept[0].features)
             self._start_joint(kept[0])
+        return run
+
+    def _columns(self, kept: Sequence[PredictionEvent | FeatureEvent], run: EventRun,
+                 truth: Callable[[int, PredictionEvent], Target | None], out: MonitorOutput
+                 ) -> tuple[list[Target], list[Target], npt.NDArray[np.intp]] | None:
+        """Feed every signal the events themselves carry; returns the labelled predictions (guesses,
+        truths, positions in `run`) for the error and performance signals, or None. `truth` gives the
+        label of a prediction that came without one, if it is known by now."""
+        n = len(kept)
         columns = _feature_columns([e.features for e in kept])
         for name, column in columns.items():
             monitor = self._signal(feature_signal(name)) if column.positions.shape[0] else None
@@ -578,17 +671,12 @@ class ModelMonitor:
             self._missing(name, column, run, out)
         self._joint(columns, run, out)
         if list(map(type, kept)).count(PredictionEvent) == n:  # the common run: predictions only
-            self._predictions(np.arange(n), cast(list[PredictionEvent], kept), run, early_label, out)
-        else:
-            where = [k for k, e in enumerate(kept) if isinstance(e, PredictionEvent)]
-            if where:
-                self._predictions(np.array(where, dtype=np.intp), [cast(PredictionEvent, kept[k]) for k in where],
-                                  run, early_label, out)
-        out.windows.sort(key=lambda w: (w.last_index, w.signal))
-        self._finish(out)
-        if self.retrain.rejected:
-            self._retry_rejected(float(run.ts.max()), out)
-        return out
+            return self._predictions(np.arange(n), cast(list[PredictionEvent], kept), run, truth, out)
+        where = [k for k, e in enumerate(kept) if isinstance(e, PredictionEvent)]
+        if not where:
+            return None
+        return self._predictions(np.array(where, dtype=np.intp), [cast(PredictionEvent, kept[k]) for k in where],
+                                 run, truth, out)
 
     def rejected(self, rejection: ModelRejected) -> None:
         """A trainer rejected the candidate for this model's last request: the drift stands, so once the
@@ -596,17 +684,27 @@ class ModelMonitor:
         if rejection.request_id == self.retrain.last_request_id:
             self.retrain.rejected = True
 
-    def _retry_rejected(self, ts: float, out: MonitorOutput) -> None:
+    def _retry_point(self, run: EventRun, segments: npt.NDArray[np.int64]) -> "_Retry | None":
+        """Where a rejected model asks again: after the first event past the cooldown (in stream order,
+        so however the stream is cut), unless a request is made before it."""
         state, policy = self.retrain, self.policy.retrain
-        if not policy.enabled or not policy.retry_after_rejection:
-            return
-        if state.last_request_ts is not None and ts - state.last_request_ts < policy.cooldown_seconds:
-            return
+        if not state.rejected or not policy.enabled or not policy.retry_after_rejection:
+            return None
+        due = np.ones(run.ts.shape[0], dtype=bool) if state.last_request_ts is None \
+            else run.ts - state.last_request_ts >= policy.cooldown_seconds
+        if not due.any():
+            return None
+        k = int(np.argmax(due))
+        return _Retry(int(segments[k]), int(run.indices[k]), float(run.ts[k]), run.version(k))
+
+    def _retry_rejected(self, retry: "_Retry", out: MonitorOutput) -> None:
+        state = self.retrain
+        ts = retry.ts
         began = state.drift_began_ts if state.drift_began_ts is not None else ts
         request = RetrainRequest(
-            request_id=_stable_id("r", self.model_id, self.model_version, self.generation, "retry", state.requests),
+            request_id=_stable_id("r", self.model_id, retry.version, self.generation, "retry", state.requests),
             model_id=self.model_id,
-            model_version=self.model_version,
+            model_version=retry.version,
             reasons=state.last_reasons or [state.last_request_id or "rejected"],
             window=EventWindow(from_ts=min(began, ts), to_ts=ts),
             requested_at=self.clock(),
@@ -657,11 +755,11 @@ class ModelMonitor:
         monitor.update(bits, np.arange(start, n), run, out)
 
     def _predictions(self, at_run: npt.NDArray[np.intp], predictions: list[PredictionEvent], run: EventRun,
-                     early_label: Callable[[str], LabelEvent | None] | None, out: MonitorOutput) -> None:
-        """Feed the run's predictions (`predictions[p]` is the event at `at_run[p]` of `run`): the prediction
-        and score signals, then the error and performance of the labelled ones. The common run, every
-        prediction numeric and labelled inline, takes no per-event step in Python besides C-speed
-        attribute reads."""
+                     truth: Callable[[int, PredictionEvent], Target | None], out: MonitorOutput
+                     ) -> tuple[list[Target], list[Target], npt.NDArray[np.intp]] | None:
+        """Feed the run's predictions (`predictions[p]` is the event at `at_run[p]` of `run`) to the
+        prediction and score signals; returns the labelled ones. The common run, every prediction
+        numeric and labelled inline, takes no per-event step in Python besides C-speed attribute reads."""
         guesses = list(map(_prediction_of, predictions))
         self._prediction_signal(guesses, at_run, run, out)
         scores = list(map(_score_of, predictions))  # most streams send no score
@@ -682,23 +780,13 @@ class ModelMonitor:
         at = at_run
         if None in truths:
             for p in [p for p, y in enumerate(truths) if y is None]:
-                event = predictions[p]
-                early = None if early_label is None else early_label(event.event_id)
-                if early is not None and early.label is not None:
-                    truths[p] = early.label
-                    continue
-                out.pending.append(PendingPrediction.model_construct(
-                    event_id=event.event_id, model_version=event.model_version,
-                    event_index=int(run.indices[at_run[p]]), generation=self.generation, ts=event.ts,
-                    prediction=event.prediction))
+                truths[p] = truth(int(at_run[p]), predictions[p])
             labelled = [p for p, y in enumerate(truths) if y is not None]
             if not labelled:
-                return
+                return None
             guesses, truths = [guesses[p] for p in labelled], [truths[p] for p in labelled]
             at = at_run[np.array(labelled, dtype=np.intp)]
-        known = cast(list[Target], truths)
-        self._errors(guesses, known, at, run, out)
-        self._performance(guesses, known, at, run, out)
+        return guesses, cast(list[Target], truths), at
 
     def _errors(self, guesses: list[Target], truths: list[Target], at: npt.NDArray[np.intp], run: EventRun,
                 out: MonitorOutput) -> None:
@@ -806,7 +894,7 @@ class ModelMonitor:
             # prediction is joined once, so its event_index tells its label's place in the column
             place = {index: k for k, index in enumerate(run.indices.tolist())}
             out.alerts.sort(key=lambda alert: place[alert.event_index])
-        self._finish(out, in_event_order=False)
+        self._finish_stretch(out, [0] * len(out.alerts), None)
         return out
 
     def _performance(self, predictions: list[Target], labels: list[Target], positions: npt.NDArray[np.intp],
@@ -936,20 +1024,24 @@ class ModelMonitor:
         return signal_false_alarm_rate(calibration.target_false_alarm_rate, calibration.model_false_alarm_rate,
                                        self.width)
 
-    def _finish(self, out: MonitorOutput, *, in_event_order: bool = True) -> None:
-        """Stamp the alerts and weigh them for retraining. A label column's alerts stay in label order
-        (their event indices are those of older predictions), as one call per label would give them."""
-        if not out.alerts:
-            return
-        if in_event_order:
-            out.alerts.sort(key=_alert_order)
-        now = self.clock()
+    def _finish_stretch(self, out: MonitorOutput, alert_runs: list[int], retry: "_Retry | None") -> None:
+        """Stamp the alerts, already in stream order (`alert_runs[k]`: the run of the stream alert k counts
+        in), and weigh them for retraining; a rejected model asks again at `retry`, after the alerts
+        before it, if none of them made a request first."""
+        now = self.clock() if out.alerts else 0.0
         out.alerts = [alert.model_copy(update={"detected_at": now}) for alert in out.alerts]
-        for alert in out.alerts:
+        for alert, segment in zip(out.alerts, alert_runs, strict=True):
+            if retry is not None and (segment > retry.segment or (
+                    segment == retry.segment and alert.event_index > retry.event_index)):
+                if self.retrain.rejected:
+                    self._retry_rejected(retry, out)
+                retry = None
             if alert.kind == AlertKind.DEPLOYMENT:
                 self._rollback(alert, now, out)
             elif alert.severity == Severity.DRIFT:
                 self._consider_retrain(alert, now, out)
+        if retry is not None and self.retrain.rejected:
+            self._retry_rejected(retry, out)
 
     def _consider_retrain(self, alert: DriftAlert, now: float, out: MonitorOutput) -> None:
         policy, state = self.policy.retrain, self.retrain
@@ -1004,6 +1096,73 @@ class ModelMonitor:
         state.requests += 1
         out.retrain_requests.append(request)
         out.lineage.append(RequestEntry(request=request, alerts=alerts))
+
+
+@dataclass(frozen=True)
+class JoinedLabel:
+    """A label that found its prediction, and the run of the stream it stood in (`observe_mixed`)."""
+
+    label: LabelEvent
+    pending: PendingPrediction
+    segment: int
+
+
+@dataclass(frozen=True)
+class _Retry:
+    """The event after which a rejected model asks again: its run, index, time and version."""
+
+    segment: int
+    event_index: int
+    ts: float
+    version: str
+
+
+@dataclass(frozen=True)
+class _ErrorFeed:
+    """The labelled predictions of a mixed stretch in stream order: those labelled inline (or by an early
+    label) at their prediction's place, those joined to a label at the label's."""
+
+    guesses: list[Target]
+    truths: list[Target]
+    run: EventRun
+    segment_of: dict[int, int]
+    """event_index of a labelled prediction -> the run its label counted in."""
+    order_of: dict[int, int]
+    """event_index of a labelled prediction -> its place in the feed."""
+
+    @property
+    def size(self) -> int:
+        return len(self.guesses)
+
+    @classmethod
+    def of(cls, model_id: str, generation: int,
+           inline: tuple[list[Target], list[Target], npt.NDArray[np.intp]] | None, run: EventRun | None,
+           segments: npt.NDArray[np.int64], joined: Sequence[JoinedLabel]) -> "_ErrorFeed":
+        guesses: list[Target] = []
+        truths: list[Target] = []
+        events: list[Identified] = []
+        indices: list[int] = []
+        ts: list[float] = []
+        order: list[int] = []
+        if inline is not None and run is not None:
+            guesses, truths, at = list(inline[0]), list(inline[1]), inline[2]
+            events = [run.events[int(p)] for p in at]
+            indices, ts, order = run.indices[at].tolist(), run.ts[at].tolist(), segments[at].tolist()
+        for j in joined:
+            guesses.append(j.pending.prediction)
+            truths.append(j.label.label)
+            events.append(j.pending)
+            indices.append(j.pending.event_index)
+            ts.append(j.pending.ts)
+            order.append(j.segment)
+        if inline is not None and joined:  # both kinds: put them in stream order, run by run
+            by = sorted(range(len(order)), key=order.__getitem__)
+            guesses, truths, events = [guesses[k] for k in by], [truths[k] for k in by], [events[k] for k in by]
+            indices, ts, order = [indices[k] for k in by], [ts[k] for k in by], [order[k] for k in by]
+        feed_run = EventRun(model_id, generation, np.array(indices, dtype=np.int64), events,
+                            np.array(ts, dtype=np.float64))
+        return cls(guesses, truths, feed_run, dict(zip(indices, order, strict=True)),
+                   {index: k for k, index in enumerate(indices)})
 
 
 _KIND_ORDER = {AlertKind.DATA: 0, AlertKind.PREDICTION: 1, AlertKind.CONCEPT: 2, AlertKind.DEPLOYMENT: 3}
