@@ -1,15 +1,19 @@
 """The benchmark harness: one run on the embedded broker and Redis measures, per workload (W1,
-W100, WM: loadtests/workload.py) and side by side, (a) a raw consume + JSON decode loop, (r)
+W100, WM, WL: loadtests/workload.py) and side by side, (a) a raw consume + JSON decode loop, (r)
 river's detectors in a plain Python loop, (b) the detectors/ monitor in process, the floor under
 (b) (columns and kernels alone), the backtest, (c) a naive Faust agent and (d) driftline's worker
 with batch envelopes; then alert latency at half of (d)'s peak, worker RSS and Redis memory per
 model. Every run checks the monitor's drift alerts against river's on the same values (the
 oracle). W1 adds (e) single-event messages, scaling over 1 and 2 worker processes and the size of
-an ADWIN signal's state after 1M events. Prints a table per workload and writes
+an ADWIN signal's state after 1M events. WL (labels as events of their own, on the labels topic)
+counts predictions as its events, so that its figures compare with W1's: its (b) is the fleet,
+label join included, its oracle river's loop on the same predictions with their labels inline; it
+has no (c) or latency (SKIPPED_FOR_WL says why). Prints a table per workload and writes
 loadtests/results/<workload>.json.
 
     ./dev.sh bench                      # or: .venv/bin/python -m loadtests.harness [--quick]
     ./dev.sh bench --workload w100      # one workload only
+    ./dev.sh bench --workload w1 --workload wl   # WL's ratios to W1 (else to the committed w1.json)
 """
 
 import argparse
@@ -37,6 +41,7 @@ from agents.keys import RedisKeys
 from agents.processor import by_model
 from detectors.base import DRIFT, ColumnResult
 from detectors.config import ModelPolicy, MonitoringConfig, SignalRule, river_config
+from detectors.fleet import InMemoryLabelBuffer, MonitorFleet
 from detectors.monitor import ModelMonitor
 from detectors.registry import build_detector
 from detectors.signals import ERROR, PREDICTION, feature_signal
@@ -49,15 +54,24 @@ from driftline.gc_tuning import tune_for_batches
 from driftline.kafka_admin import ensure_topics
 from driftline.settings import Settings
 from driftline.worker_process import WorkerProcess
-from loadtests.loadgen import build_messages, produce_flat_out, produce_paced, send_messages
+from loadtests.loadgen import (
+    build_messages,
+    build_stream_messages,
+    produce_flat_out,
+    produce_paced,
+    send_messages,
+    send_stream_messages,
+)
 from loadtests.workload import Workload
-from schemas import DriftAlert, FeatureEvent, PredictionEvent, Severity
+from schemas import DriftAlert, FeatureEvent, LabelEvent, PredictionEvent, Severity
 
 RESULTS = Path(__file__).parent / "results"
 RIVER_FILE = Path(__file__).resolve().parents[1] / "examples" / "river.toml"
 AT_LEAST = {"b_over_r": 5.0, "d_over_a": 0.5, "d_over_c": 10.0, "backtest_over_a": 0.5}
 """Issue 13's targets on the ratios; W100's b/r target is W100_B_OVER_R."""
 W100_B_OVER_R = 10.0
+WL_OVER_W1 = 0.8
+"""Issue 28: the worker and the backtest on WL at least this share of W1's predictions per second."""
 P99_MS = 250.0
 ADWIN_STATE_BYTES = 8 * 1024
 Result = dict[str, Any]
@@ -88,13 +102,18 @@ class Bench:
         settings = self.fresh(partitions)
         topic = settings.topics.predictions
         events = workload.events
-        produce_flat_out(settings, topic, [workload], batch=500)
+        topics = [topic]
+        if workload.label_delay is None:
+            produce_flat_out(settings, topic, [workload], batch=500)
+        else:  # labels on their own topic: the loop reads both
+            topics.append(settings.topics.labels)
+            send_stream_messages(settings, build_stream_messages(workload, 500, topic, settings.topics.labels))
         consumer = Consumer({**settings.kafka_client_config(), "group.id": f"raw-{uuid.uuid4().hex}",
                              "enable.auto.commit": False, "fetch.max.bytes": 52_428_800})
-        consumer.assign([TopicPartition(topic, p, 0) for p in range(partitions)])
+        consumer.assign([TopicPartition(t, p, 0) for t in topics for p in range(partitions)])
         seen, started = 0, None
         try:
-            while seen < events:
+            while seen < workload.stream_events:
                 for message in consumer.consume(1000, 1.0):
                     value = message.value()
                     if message.error() or value is None:
@@ -171,6 +190,28 @@ class Bench:
                 "alerts": len(alerts), "drifts": drifts}
 
     @staticmethod
+    def compute_stream(stream: list[PredictionEvent | LabelEvent], batch: int = 500,
+                       config: MonitoringConfig | None = None) -> Result:
+        """(b) for labels that are events of their own: the fleet (monitor and label join) in process, fed
+        as the worker is, runs of `batch` events; `events` counts predictions, as W1's do."""
+        config = config or river_config()
+        warm_up(config)
+        fleet = MonitorFleet(config, InMemoryLabelBuffer(86_400.0))
+        alerts: list[DriftAlert] = []
+        started = time.perf_counter()
+        for start in range(0, len(stream), batch):
+            for model_id, events in by_model(stream[start : start + batch]).items():
+                alerts += fleet.handle_many(model_id, events).alerts
+        seconds = time.perf_counter() - started
+        predictions = sum(1 for event in stream if isinstance(event, PredictionEvent))
+        drifts: dict[str, list[int]] = {}
+        for alert in alerts:
+            if alert.severity == Severity.DRIFT:
+                drifts.setdefault(alert.signal, []).append(alert.event_index)
+        return {"events": predictions, "stream_events": len(stream), "seconds": seconds,
+                "events_per_s": predictions / seconds, "alerts": len(alerts), "drifts": drifts}
+
+    @staticmethod
     def floor(validated: list[PredictionEvent], per_model: bool, batch: int = 500,
               drifts: dict[str, list[int]] | None = None, fed: dict[str, int] | None = None) -> Result:
         """The least any monitor fed these events must do, timed alone: read each run's values out of
@@ -244,8 +285,9 @@ class Bench:
         subprocess.run([sys.executable, "-m", "driftline.cli", "backtest", str(small), "--out",
                         str(work_dir / "backtest-10-alerts.jsonl"), "--config", str(RIVER_FILE)], check=True,
                        capture_output=True)
-        return {"events": result.events, "seconds": seconds, "events_per_s": result.events / seconds,
-                "alerts": len(result.alerts), "cli_10_events_seconds": time.perf_counter() - cli_started}
+        return {"events": workload.events, "stream_events": result.events, "seconds": seconds,
+                "events_per_s": workload.events / seconds, "alerts": len(result.alerts),
+                "cli_10_events_seconds": time.perf_counter() - cli_started}
 
     # (c) ------------------------------------------------------------------------------------------
     def naive_faust(self, workload: Workload) -> Result:
@@ -283,16 +325,21 @@ class Bench:
         processes[0].wait_ready()
         if workers > 1:
             time.sleep(settings.kafka_session_timeout_seconds * 2)  # let the group settle with every member
-        total = sum(w.events for w in workloads)
+        total = sum(w.stream_events for w in workloads)
+        predictions = sum(w.events for w in workloads)
         stats_key = RedisKeys(settings.key_prefix).stats
-        counter = f"events:{settings.topics.predictions}"
+        counters = [f"events:{settings.topics.predictions}", f"events:{settings.topics.labels}"]
 
         def processed() -> int:
-            value = self.redis.hget(stats_key, counter)
-            return int(value) if value else 0
+            return sum(int(value) for value in self.redis.hmget(stats_key, counters) if value)
 
-        messages = build_messages(workloads, batch)
-        producer = threading.Thread(target=send_messages, args=(settings, settings.topics.predictions, messages))
+        if any(w.label_delay is not None for w in workloads):
+            assert len(workloads) == 1, "labels as events are benchmarked for one workload"
+            streamed = build_stream_messages(workloads[0], batch, settings.topics.predictions, settings.topics.labels)
+            producer = threading.Thread(target=send_stream_messages, args=(settings, streamed))
+        else:
+            messages = build_messages(workloads, batch)
+            producer = threading.Thread(target=send_messages, args=(settings, settings.topics.predictions, messages))
         producer.start()
         first = _wait_for(lambda: (n, time.perf_counter()) if (n := processed()) > 0 else None, timeout=120,
                           what="the first processed batch", poll=0.005)
@@ -305,7 +352,8 @@ class Bench:
         memory = {model_id: self._redis_bytes(settings, model_id) for model_id in sampled}
         for process in processes:
             process.stop()
-        return {"events": total - first[0], "seconds": seconds, "events_per_s": (total - first[0]) / seconds,
+        timed = (total - first[0]) * predictions / total  # predictions, as W1 counts them
+        return {"events": timed, "stream_events": total - first[0], "seconds": seconds, "events_per_s": timed / seconds,
                 "batch": batch, "workers": workers, "partitions": partitions, "models": len(workloads),
                 "worker_peak_rss_bytes": rss, "redis_bytes_per_model": memory}
 
@@ -375,6 +423,12 @@ def oracle(river: dict[str, list[int]], monitor: dict[str, list[int]]) -> Result
     return {"equal": not differing, "drifts": drifts, "differing_signals": differing, "verdict": verdict}
 
 
+def _committed(name: str, quick: bool) -> Result | None:
+    """A workload's results from an earlier run, for a run that measures WL without W1."""
+    path = RESULTS / (f"{name}-quick.json" if quick else f"{name}.json")
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None  # type: ignore[no-any-return]
+
+
 def _sample(model_ids: list[str]) -> list[str]:
     """Ten of many models (the busiest five and the quietest five) for the Redis memory figure: a key
     scan per model over a thousand models would take longer than the benchmark it describes."""
@@ -421,6 +475,11 @@ PLANS = {
     "w1": Plan(Workload.w1, 200_000, 30_000),
     "w100": Plan(Workload.w100, 30_000, 4_000),
     "wm": Plan(Workload.wm, 200_000, 30_000, partitions=8),
+    "wl": Plan(Workload.wl, 200_000, 0),
+}
+SKIPPED_FOR_WL = {
+    "c_naive_faust": "the naive agent reads inline labels only",
+    "latency": "an error alert waits 2,000 predictions for its label by design; W1's latency stands for the rest",
 }
 
 
@@ -432,40 +491,53 @@ def run(quick: bool, names: list[str]) -> dict[str, Result]:
     with EmbeddedBroker() as broker, EmbeddedRedis() as store:
         bench = Bench(broker, store, logs)
         for name in names:
-            found[name] = run_plan(bench, name, PLANS[name].scaled(scale), scale, quick)
+            found[name] = run_plan(bench, name, PLANS[name].scaled(scale), scale, quick,
+                                   found.get("w1") or _committed("w1", quick))
     return found
 
 
-def run_plan(bench: Bench, name: str, plan: Plan, scale: float, quick: bool) -> Result:
+def run_plan(bench: Bench, name: str, plan: Plan, scale: float, quick: bool,
+             w1_results: Result | None = None) -> Result:
     started = time.perf_counter()
     workload = plan.make(plan.main)
     label, many = workload.name, workload.models > 1
     out: Result = {"workload": {"name": label, "events": plan.main, "numeric_features": workload.numeric,
                                 "categorical_features": workload.categorical, "models": workload.models,
                                 "zipf": workload.zipf, "partitions": plan.partitions}}
+    separate = workload.label_delay is not None
+    if separate:
+        out["workload"]["label_delay"] = workload.label_delay
     log(f"{label}: (a) raw consume + decode ...")
     out["a_raw"] = bench.raw(workload, plan.partitions)
     validated = workload.validated()
     log(f"{label}: (r) river's detectors in a plain Python loop ...")
     out["r_river_loop"] = bench.river_loop(validated, many)
     log(f"{label}: (b) monitor compute in-process ...")
-    out["b_compute"] = bench.compute(validated, many)
+    stream = workload.validated_stream() if separate else []
+    out["b_compute"] = bench.compute_stream(stream) if separate else bench.compute(validated, many)
     out["oracle"] = oracle(out["r_river_loop"]["drifts"], out["b_compute"]["drifts"])
     log(f"{label}: floor: columns read out of the events and the kernels alone ...")
     out["f_floor"] = bench.floor(validated, many)
     log(f"{label}: oracle: {out['oracle']['verdict']}")
     log(f"{label}: (b) again with the calibrated zero-config defaults (more signals: no oracle) ...")
-    out["b_compute_calibrated"] = bench.compute(validated, many, config=MonitoringConfig())
-    del validated
+    out["b_compute_calibrated"] = (bench.compute_stream(stream, config=MonitoringConfig()) if separate
+                                   else bench.compute(validated, many, config=MonitoringConfig()))
+    del validated, stream
     log(f"{label}: backtest of the same events from a JSON-lines file ...")
     out["backtest"] = bench.backtest(workload, bench.work_dir)
-    log(f"{label}: (c) naive Faust agent ...")
-    out["c_naive_faust"] = bench.naive_faust(plan.make(plan.naive))
+    if separate:
+        out["c_naive_faust"] = {"skipped": SKIPPED_FOR_WL["c_naive_faust"]}
+    else:
+        log(f"{label}: (c) naive Faust agent ...")
+        out["c_naive_faust"] = bench.naive_faust(plan.make(plan.naive))
     log(f"{label}: (d) driftline worker, batch envelopes ...")
     out["d_driftline_batch"] = bench.driftline([workload], batch=500, partitions=plan.partitions)
     peak = out["d_driftline_batch"]["events_per_s"]
-    log(f"{label}: latency at half of peak ({peak / 2:,.0f} events/s) ...")
-    out["latency"] = bench.latency(plan.make, peak / 2, 30 * scale, plan.partitions)
+    if separate:
+        out["latency"] = {"skipped": SKIPPED_FOR_WL["latency"], "p50_ms": None, "p99_ms": None}
+    else:
+        log(f"{label}: latency at half of peak ({peak / 2:,.0f} events/s) ...")
+        out["latency"] = bench.latency(plan.make, peak / 2, 30 * scale, plan.partitions)
     if name == "w1":
         n_single = int(40_000 * scale)
         log("W1: (e) driftline worker, single-event messages ...")
@@ -475,16 +547,24 @@ def run_plan(bench: Bench, name: str, plan: Plan, scale: float, quick: bool) -> 
         out["scaling"] = {str(w): bench.driftline(models, batch=500, workers=w, partitions=4) for w in (1, 2)}
         log("W1: ADWIN state after 1M events ...")
         out["state"] = bench.adwin_state(int(1_000_000 * scale))
-    d, b, c = (out[k]["events_per_s"] for k in ("d_driftline_batch", "b_compute", "c_naive_faust"))
+    d, b = (out[k]["events_per_s"] for k in ("d_driftline_batch", "b_compute"))
+    c = out["c_naive_faust"].get("events_per_s")
     a, r, backtest = (out[k]["events_per_s"] for k in ("a_raw", "r_river_loop", "backtest"))
     floor = out["f_floor"]["events_per_s"]
-    out["ratios"] = {"b_over_r": b / r, "floor_over_r": floor / r, "d_over_a": d / a, "d_over_c": d / c,
-                     "backtest_over_a": backtest / a,
+    out["ratios"] = {"b_over_r": b / r, "floor_over_r": floor / r, "d_over_a": d / a,
+                     "d_over_c": None if c is None else d / c, "backtest_over_a": backtest / a,
+                     "b_calibrated_over_b": out["b_compute_calibrated"]["events_per_s"] / b,
                      "latency": {"p50_ms": out["latency"]["p50_ms"], "p99_ms": out["latency"]["p99_ms"]}}
     p99 = out["latency"]["p99_ms"]
     at_least = {**AT_LEAST, "b_over_r": W100_B_OVER_R} if name == "w100" else AT_LEAST
-    targets = {k: (f">= {v:g}", out["ratios"][k] >= v) for k, v in at_least.items()}
-    targets["latency_p99_ms"] = (f"<= {P99_MS:g}", p99 is not None and p99 <= P99_MS)
+    targets = {k: (f">= {v:g}", out["ratios"][k] >= v) for k, v in at_least.items() if out["ratios"][k] is not None}
+    if not separate:
+        targets["latency_p99_ms"] = (f"<= {P99_MS:g}", p99 is not None and p99 <= P99_MS)
+    if separate and w1_results is not None:  # issue 28: labels as events cost about what inline ones do
+        out["ratios"]["d_over_w1_d"] = d / w1_results["d_driftline_batch"]["events_per_s"]
+        out["ratios"]["backtest_over_w1_backtest"] = backtest / w1_results["backtest"]["events_per_s"]
+        for key in ("d_over_w1_d", "backtest_over_w1_backtest"):
+            targets[key] = (f">= {WL_OVER_W1:g}", out["ratios"][key] >= WL_OVER_W1)
     if "state" in out:
         size = out["state"]["snapshot_bytes"]["adwin_only"]
         targets["adwin_state_bytes"] = (f"< {ADWIN_STATE_BYTES}", size < ADWIN_STATE_BYTES)
@@ -504,22 +584,28 @@ def table(out: Result) -> str:
             ("backtest from a JSON-lines file", out["backtest"]),
             ("(c) naive Faust agent, 1 event/msg", out["c_naive_faust"]),
             ("(d) driftline, batch envelopes", out["d_driftline_batch"])]
+    rows = [(name, r) for name, r in rows if "events_per_s" in r]
     if "e_driftline_single" in out:
         rows.append(("(e) driftline, single-event msgs", out["e_driftline_single"]))
     lines = [f"{label + ' throughput':<38}{'events/s':>12}",
              *(f"{name:<38}{r['events_per_s']:>12,.0f}" for name, r in rows)]
     lat, d, ratios, targets = out["latency"], out["d_driftline_batch"], out["ratios"], out["targets"]
     redis_bytes = d["redis_bytes_per_model"].values()
+    shown = (("b/r", "b_over_r"), ("d/a", "d_over_a"), ("d/c", "d_over_c"), ("backtest/a", "backtest_over_a"),
+             ("d/W1 d", "d_over_w1_d"), ("backtest/W1 backtest", "backtest_over_w1_backtest"))
+    latency = (f"alert latency at {lat['rate']:,.0f} events/s: p50 {lat['p50_ms']:.0f} ms, p99 {lat['p99_ms']:.0f} ms "
+               f"over {lat['alerts']} alerts (target p99 {targets['latency_p99_ms']['target']} ms)"
+               if "skipped" not in lat else f"alert latency: not measured ({lat['skipped']})")
     lines += [
         "",
-        "   ".join(f"{label} = {ratios[key]:.2f} (target {targets[key]['target']})" for label, key in
-                   (("b/r", "b_over_r"), ("d/a", "d_over_a"), ("d/c", "d_over_c"), ("backtest/a", "backtest_over_a"))),
+        "   ".join(f"{label} = {ratios[key]:.2f} (target {targets[key]['target']})" for label, key in shown
+                   if ratios.get(key) is not None),
+        f"zero-config (b) at {ratios['b_calibrated_over_b']:.2f}x the river preset's (b)",
         f"floor/r = {ratios['floor_over_r']:.2f}: the most b/r could be with nothing but columns and kernels",
         f"oracle: {out['oracle']['verdict']}",
         f"backtest of a 10-event file (CLI, kernels cached): {out['backtest']['cli_10_events_seconds']:.2f} s "
         "(target < 2 s)",
-        f"alert latency at {lat['rate']:,.0f} events/s: p50 {lat['p50_ms']:.0f} ms, p99 {lat['p99_ms']:.0f} ms "
-        f"over {lat['alerts']} alerts (target p99 {targets['latency_p99_ms']['target']} ms)",
+        latency,
         f"worker peak RSS (d): {max(d['worker_peak_rss_bytes']) / 2**20:.0f} MiB; Redis per model: "
         f"{max(redis_bytes) / 1024:.0f} KiB at most, {sum(redis_bytes) / len(redis_bytes) / 1024:.0f} KiB mean"
         f" over {len(redis_bytes)} models",
@@ -540,10 +626,10 @@ def table(out: Result) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="driftline benchmarks: W1, W100 and WM")
+    parser = argparse.ArgumentParser(description="driftline benchmarks: W1, W100, WM and WL")
     parser.add_argument("--quick", action="store_true", help="a quarter of the events (a smoke run)")
     parser.add_argument("--workload", choices=sorted(PLANS), action="append",
-                        help="run only this workload (repeatable; default: all three)")
+                        help="run only this workload (repeatable; default: all four)")
     parser.add_argument("--out-dir", type=Path, default=RESULTS, help="where the results files go")
     args = parser.parse_args(argv)
     names = args.workload or list(PLANS)

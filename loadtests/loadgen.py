@@ -82,6 +82,36 @@ def _chunks(messages: list[Message], events: list[tuple[str, bytes]], batch: int
             messages.append((key, chunk[0] if len(chunk) == 1 else envelope(chunk)))
 
 
+TopicMessage = tuple[str, bytes, bytes]
+
+
+def build_stream_messages(workload: Workload, batch: int, predictions: str, labels: str) -> list[TopicMessage]:
+    """A one-model workload whose labels are events of their own: envelopes of up to `batch` events per
+    topic, sent in the order they fill, so labels reach the broker about as late as the stream has them."""
+    assert workload.models == 1, "labels as events are built for one model"
+    key = workload.model_id.encode()
+    messages: list[TopicMessage] = []
+    chunks: dict[str, list[bytes]] = {predictions: [], labels: []}
+    for record, encoded in zip(workload.records(), workload.encoded(), strict=True):
+        topic = predictions if "features" in record else labels
+        chunk = chunks[topic]
+        chunk.append(encoded)
+        if len(chunk) == batch:
+            messages.append((topic, key, envelope(chunk)))
+            chunks[topic] = []
+    messages += [(topic, key, envelope(chunk)) for topic, chunk in chunks.items() if chunk]
+    return messages
+
+
+def send_stream_messages(settings: Settings, messages: Iterable[TopicMessage]) -> None:
+    producer = producer_for(settings)
+    for topic, key, value in messages:
+        _send(producer, topic, key, value)
+        producer.poll(0)
+    if producer.flush(120) != 0:
+        raise RuntimeError("the broker did not confirm every message")
+
+
 def send_messages(settings: Settings, topic: str, messages: Iterable[Message]) -> None:
     producer = producer_for(settings)
     for key, value in messages:

@@ -7,6 +7,8 @@
   carried and decoded; the zero-config monitor does not watch them yet).
 - **WM** (`Workload.wm`): 1,000 models of ten numeric features each, traffic Zipf-skewed over them
   (the busiest model gets about 1 event in 7), sent over 8 partitions keyed by model.
+- **WL** (`Workload.wl`): W1's predictions without their labels, each label sent as its own event
+  (to the labels topic) 2,000 predictions later, as when truth arrives late. Its values are W1's.
 
 At `shift_at` (default: half-way) three numeric features move by one standard deviation, one
 categorical feature's mix changes, and the concept changes (the error rate goes from 10% to 40%).
@@ -17,12 +19,13 @@ block, so any slice holds the same events as the whole stream.
 """
 
 import json
+from collections import deque
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-from schemas import PredictionEvent
+from schemas import LabelEvent, PredictionEvent
 
 SHIFTED = 3
 CATEGORIES = 8
@@ -42,6 +45,8 @@ class Workload:
     shift_every: int | None = None
     seed: int = 0
     first_ts: float = 1_700_000_000.0
+    label_delay: int | None = None
+    """Labels as their own events, this many predictions late; None: inline."""
 
     @classmethod
     def w1(cls, events: int, **options: object) -> "Workload":
@@ -55,10 +60,16 @@ class Workload:
     def wm(cls, events: int, **options: object) -> "Workload":
         return cls(events, **{"model_id": "wm", "models": 1_000, "zipf": 1.1, **options})  # type: ignore[arg-type]
 
+    @classmethod
+    def wl(cls, events: int, **options: object) -> "Workload":
+        return cls(events, **{"model_id": "wl", "label_delay": 2_000, **options})  # type: ignore[arg-type]
+
     @property
     def name(self) -> str:
         if self.models > 1:
             return "WM"
+        if self.label_delay is not None:
+            return "WL"
         return "W100" if self.numeric >= 100 else "W1"
 
     def model_ids(self) -> list[str]:
@@ -79,8 +90,32 @@ class Workload:
         shares: np.ndarray = weights / weights.sum()
         return shares
 
+    @property
+    def stream_events(self) -> int:
+        """Events on the wire: each prediction, and its label where that is an event of its own."""
+        return self.events * (1 if self.label_delay is None else 2)
+
+    def inline(self) -> "Workload":
+        """The same predictions with their labels inline (what river's loop and the oracle take)."""
+        return replace(self, label_delay=None)
+
     def records(self, start: int = 0, stop: int | None = None) -> Iterator[dict[str, object]]:
-        """Events as dicts, in order; any slice gives the same values as the whole stream."""
+        """Events as dicts, in order; any slice gives the same predictions as the whole stream (with
+        `label_delay`, the labels of the slice's own predictions: a label record has no `features`)."""
+        if self.label_delay is None:
+            yield from self._records(start, stop)
+            return
+        held: deque[dict[str, object]] = deque()
+        for record in self._records(start, stop):
+            label = record.pop("label")
+            yield record
+            held.append({"model_id": record["model_id"], "event_id": record["event_id"], "label": label,
+                         "ts": float(record["ts"]) + self.label_delay * 0.001})  # type: ignore[arg-type]
+            if len(held) > self.label_delay:
+                yield held.popleft()
+        yield from held
+
+    def _records(self, start: int, stop: int | None) -> Iterator[dict[str, object]]:
         stop = self.events if stop is None else stop
         names = [f"f{j}" for j in range(self.numeric)]
         categorical = [f"c{j}" for j in range(self.categorical)]
@@ -114,7 +149,13 @@ class Workload:
             yield json.dumps(record, separators=(",", ":")).encode()
 
     def validated(self, start: int = 0, stop: int | None = None) -> list[PredictionEvent]:
-        return [PredictionEvent.model_validate(record) for record in self.records(start, stop)]
+        """The predictions, labels inline."""
+        return [PredictionEvent.model_validate(record) for record in self.inline().records(start, stop)]
+
+    def validated_stream(self) -> list[PredictionEvent | LabelEvent]:
+        """The events as sent: predictions, and labels as events of their own where `label_delay` says so."""
+        return [PredictionEvent.model_validate(record) if "features" in record else LabelEvent.model_validate(record)
+                for record in self.records()]
 
 
 def envelope(encoded: list[bytes]) -> bytes:
