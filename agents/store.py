@@ -40,7 +40,7 @@ from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
 
 from agents.keys import LAYOUT_VERSION, WINDOW_HISTORY, WINDOW_TTL_SECONDS, LegacyKeys, RedisKeys
 from agents.label_buffer import Key, LabelChanges
-from detectors.monitor import PendingPrediction
+from detectors.monitor import PENDING, PendingPrediction
 from detectors.performance import PerformanceWindow
 from detectors.windows import WindowStats
 from driftline.redis_connect import AsyncClient, async_client
@@ -307,7 +307,7 @@ class StateStore:
         for key in keys:
             pipe.get(key)
         values = await pipe.execute()
-        found_predictions = {k: PendingPrediction.model_validate_json(v)
+        found_predictions = {k: PENDING.validate_json(v)
                              for k, v in zip(wanted_predictions, values[: len(wanted_predictions)], strict=True) if v}
         found_labels = {k: LabelEvent.model_validate_json(v)
                         for k, v in zip(wanted_labels, values[len(wanted_predictions):], strict=True) if v}
@@ -438,7 +438,7 @@ def _labels_by_model(changes: LabelChanges, keys: RedisKeys) -> dict[str, _Model
         return by_model.setdefault(model_id, _ModelLabels())
 
     for (model_id, event_id), pending in changes.predictions_held.items():
-        of(model_id).hold.append((keys.pending(model_id, event_id), pending.model_dump_json()))
+        of(model_id).hold.append((keys.pending(model_id, event_id), PENDING.dump_json(pending).decode()))
     for model_id, event_id in changes.predictions_taken:
         of(model_id).drop.append(keys.pending(model_id, event_id))
     for (model_id, event_id), label in changes.labels_held.items():

@@ -90,15 +90,18 @@ class MonitorFleet:
         deployments (or rejections) go to the monitor together, as columns, however the labels
         interleave; a deployment or rejection is handled where it stands."""
         monitor = self.monitor(model_id)
+        kinds = list(map(type, events))
+        if ModelDeployed not in kinds and ModelRejected not in kinds:  # the common batch: one stretch
+            return self._observe(monitor, cast(list[PredictionEvent | FeatureEvent | LabelEvent], events), kinds)
         out = MonitorOutput()
-        stretch: list[PredictionEvent | FeatureEvent | LabelEvent] = []
-        for event in events:
-            if isinstance(event, PredictionEvent | FeatureEvent | LabelEvent):
-                stretch.append(event)
+        start = 0
+        for k, (event, kind) in enumerate(zip(events, kinds, strict=True)):
+            if kind is not ModelDeployed and kind is not ModelRejected:
                 continue
-            if stretch:
-                out.extend(self._observe(monitor, stretch))
-                stretch = []
+            if k > start:
+                out.extend(self._observe(monitor, cast(list[PredictionEvent | FeatureEvent | LabelEvent],
+                                                       events[start:k]), kinds[start:k]))
+            start = k + 1
             if isinstance(event, ModelRejected):
                 monitor.rejected(event)
                 continue
@@ -106,54 +109,60 @@ class MonitorFleet:
             replaced = monitor.summary() if monitor.model_version else None
             if monitor.reset(event):
                 out.lineage.append(DeploymentEntry(deployed=event, generation=monitor.generation, replaced=replaced))
-        if stretch:
-            out.extend(self._observe(monitor, stretch))
+        if start < len(events):
+            out.extend(self._observe(monitor, cast(list[PredictionEvent | FeatureEvent | LabelEvent],
+                                                   events[start:]), kinds[start:]))
         return out
 
-    def _observe(self, monitor: ModelMonitor, stretch: list[PredictionEvent | FeatureEvent | LabelEvent]
-                 ) -> MonitorOutput:
-        if not any(isinstance(event, LabelEvent) for event in stretch):  # the common stretch: no label events
+    def _observe(self, monitor: ModelMonitor, stretch: Sequence[PredictionEvent | FeatureEvent | LabelEvent],
+                 kinds: list[type]) -> MonitorOutput:
+        if LabelEvent not in kinds:  # the common stretch: labels inline or none
             return self._observe_run(monitor, cast(list[PredictionEvent | FeatureEvent], stretch))
-        if all(isinstance(event, LabelEvent) for event in stretch):
+        if PredictionEvent not in kinds and FeatureEvent not in kinds:
             return self._observe_labels(monitor, cast(list[LabelEvent], stretch))
-        return self._observe_mixed(monitor, stretch)
+        return self._observe_mixed(monitor, stretch, kinds)
 
-    def _observe_mixed(self, monitor: ModelMonitor, stretch: list[PredictionEvent | FeatureEvent | LabelEvent]
-                       ) -> MonitorOutput:
+    def _observe_mixed(self, monitor: ModelMonitor, stretch: Sequence[PredictionEvent | FeatureEvent | LabelEvent],
+                       kinds: list[type]) -> MonitorOutput:
         """Walk the label join in stream order, exactly as run-by-run feeding would (the same takes and
         holds of the buffer), then feed the monitor once (`ModelMonitor.observe_mixed`). A prediction
         held here gets the event index the monitor is about to give it."""
         model_id = monitor.model_id
+        take_prediction, hold_label = self.labels.take_prediction, self.labels.hold_label
+        take_label, hold_prediction, pending_of = self.labels.take_label, self.labels.hold_prediction, monitor.pending
+        retired = monitor.retired_version
         events: list[PredictionEvent | FeatureEvent] = []
         segments: list[int] = []
         joined: list[JoinedLabel] = []
         early: dict[int, Target] = {}
         segment, in_labels = 0, False
-        position = 0
-        for event in stretch:
-            if isinstance(event, LabelEvent):
+        index = monitor.event_count
+        for event, kind in zip(stretch, kinds, strict=True):
+            if kind is LabelEvent:
                 if not in_labels:
                     segment, in_labels = segment + 1, True
-                pending = self.labels.take_prediction(model_id, event.event_id, event.ts)
+                label = cast(LabelEvent, event)
+                pending = take_prediction(model_id, label.event_id, label.ts)
                 if pending is None:
-                    self.labels.hold_label(model_id, event)
+                    hold_label(model_id, label)
                     self.early_labels += 1
                 else:
-                    joined.append(JoinedLabel(event, pending, segment))
+                    joined.append(JoinedLabel(label, pending, segment))
                 continue
             if in_labels:
                 segment, in_labels = segment + 1, False
-            events.append(event)
+            seen = cast(PredictionEvent | FeatureEvent, event)
+            events.append(seen)
             segments.append(segment)
-            if monitor.is_stale(event):
+            if retired is not None and seen.model_version == retired:  # stale (ModelMonitor.is_stale)
                 continue
-            if isinstance(event, PredictionEvent) and event.label is None:
-                label = self.labels.take_label(model_id, event.event_id)
-                if label is not None:
-                    early[position] = label.label
+            if kind is PredictionEvent and cast(PredictionEvent, seen).label is None:
+                early_label = take_label(model_id, seen.event_id)
+                if early_label is not None:
+                    early[index - monitor.event_count] = early_label.label
                 else:
-                    self.labels.hold_prediction(model_id, monitor.pending(event, monitor.event_count + position))
-            position += 1
+                    hold_prediction(model_id, pending_of(cast(PredictionEvent, seen), index))
+            index += 1
         return monitor.observe_mixed(events, segments, joined, early)
 
     def _observe_run(self, monitor: ModelMonitor, run: list[PredictionEvent | FeatureEvent]) -> MonitorOutput:

@@ -14,11 +14,11 @@ import operator
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol, cast
+from typing import NamedTuple, Protocol, cast
 
 import numpy as np
 import numpy.typing as npt
-from pydantic import BaseModel, ConfigDict
+from pydantic import ConfigDict, TypeAdapter
 
 from detectors.adwin import AdwinParams
 from detectors.base import DRIFT, NONE, WARNING, DetectorParams, DriftDetector
@@ -79,10 +79,15 @@ Reading statistics before every update cost a third of the monitor's time; a che
 DEPLOYMENT_WATCH = "deployment_watch"
 
 
-class PendingPrediction(BaseModel):
-    """A prediction waiting for its label (what the label-join buffer holds)."""
+@dataclass(frozen=True, slots=True)
+class PendingPrediction:
+    """A prediction waiting for its label (what the label-join buffer holds).
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    A plain dataclass, made once for every prediction that comes without its label (a pydantic
+    model's construction cost more than the rest of that prediction's label join); `PENDING`
+    validates it where it crosses into and out of Redis."""
+
+    __pydantic_config__ = ConfigDict(extra="forbid")
 
     event_id: str
     model_version: str
@@ -90,6 +95,9 @@ class PendingPrediction(BaseModel):
     generation: int
     ts: float
     prediction: float | str
+
+
+PENDING: TypeAdapter[PendingPrediction] = TypeAdapter(PendingPrediction)
 
 
 @dataclass
@@ -635,9 +643,8 @@ class ModelMonitor:
 
     def pending(self, event: PredictionEvent, event_index: int) -> PendingPrediction:
         """What the label join holds of a prediction that came without its label."""
-        return PendingPrediction.model_construct(
-            event_id=event.event_id, model_version=event.model_version, event_index=event_index,
-            generation=self.generation, ts=event.ts, prediction=event.prediction)
+        return PendingPrediction(event.event_id, event.model_version, event_index, self.generation, event.ts,
+                                 event.prediction)
 
     def _advance(self, kept: Sequence[PredictionEvent | FeatureEvent]) -> EventRun:
         """Give the kept events the next event indices; the model's first event decides its width."""
@@ -1098,8 +1105,7 @@ class ModelMonitor:
         out.lineage.append(RequestEntry(request=request, alerts=alerts))
 
 
-@dataclass(frozen=True)
-class JoinedLabel:
+class JoinedLabel(NamedTuple):
     """A label that found its prediction, and the run of the stream it stood in (`observe_mixed`)."""
 
     label: LabelEvent
@@ -1148,13 +1154,14 @@ class _ErrorFeed:
             guesses, truths, at = list(inline[0]), list(inline[1]), inline[2]
             events = [run.events[int(p)] for p in at]
             indices, ts, order = run.indices[at].tolist(), run.ts[at].tolist(), segments[at].tolist()
-        for j in joined:
-            guesses.append(j.pending.prediction)
-            truths.append(j.label.label)
-            events.append(j.pending)
-            indices.append(j.pending.event_index)
-            ts.append(j.pending.ts)
-            order.append(j.segment)
+        if joined:
+            pendings = [j.pending for j in joined]
+            guesses += [p.prediction for p in pendings]
+            truths += [j.label.label for j in joined]
+            events += pendings
+            indices += [p.event_index for p in pendings]
+            ts += [p.ts for p in pendings]
+            order += [j.segment for j in joined]
         if inline is not None and joined:  # both kinds: put them in stream order, run by run
             by = sorted(range(len(order)), key=order.__getitem__)
             guesses, truths, events = [guesses[k] for k in by], [truths[k] for k in by], [events[k] for k in by]

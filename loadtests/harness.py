@@ -6,10 +6,10 @@ with batch envelopes; then alert latency at half of (d)'s peak, worker RSS and R
 model. Every run checks the monitor's drift alerts against river's on the same values (the
 oracle). W1 adds (e) single-event messages, scaling over 1 and 2 worker processes and the size of
 an ADWIN signal's state after 1M events. WL (labels as events of their own, on the labels topic)
-counts predictions as its events, so that its figures compare with W1's: its (b) is the fleet,
-label join included, its oracle river's loop on the same predictions with their labels inline; it
-has no (c) or latency (SKIPPED_FOR_WL says why). Prints a table per workload and writes
-loadtests/results/<workload>.json.
+counts predictions and labels as its events and reports predictions/s beside: its (b) is the
+fleet, label join included, its oracle river's loop on the same predictions with their labels
+inline; its ratios to W1 are given both ways; it has no (c) or latency (SKIPPED_FOR_WL says why).
+Prints a table per workload and writes loadtests/results/<workload>.json.
 
     ./dev.sh bench                      # or: .venv/bin/python -m loadtests.harness [--quick]
     ./dev.sh bench --workload w100      # one workload only
@@ -71,7 +71,7 @@ AT_LEAST = {"b_over_r": 5.0, "d_over_a": 0.5, "d_over_c": 10.0, "backtest_over_a
 """Issue 13's targets on the ratios; W100's b/r target is W100_B_OVER_R."""
 W100_B_OVER_R = 10.0
 WL_OVER_W1 = 0.8
-"""Issue 28: the worker and the backtest on WL at least this share of W1's predictions per second."""
+"""Issue 28: the worker and the backtest on WL at least this share of W1's events per second."""
 P99_MS = 250.0
 ADWIN_STATE_BYTES = 8 * 1024
 Result = dict[str, Any]
@@ -125,7 +125,8 @@ class Bench:
         finally:
             consumer.close()
         seconds = time.perf_counter() - (started or time.perf_counter())
-        return {"events": events, "seconds": seconds, "events_per_s": events / seconds}
+        return {"events": workload.stream_events, "seconds": seconds, "events_per_s": workload.stream_events / seconds,
+                "predictions_per_s": events / seconds}
 
     # (r) and (b) ----------------------------------------------------------------------------------
     @staticmethod
@@ -193,7 +194,7 @@ class Bench:
     def compute_stream(stream: list[PredictionEvent | LabelEvent], batch: int = 500,
                        config: MonitoringConfig | None = None) -> Result:
         """(b) for labels that are events of their own: the fleet (monitor and label join) in process, fed
-        as the worker is, runs of `batch` events; `events` counts predictions, as W1's do."""
+        as the worker is, runs of `batch` events."""
         config = config or river_config()
         warm_up(config)
         fleet = MonitorFleet(config, InMemoryLabelBuffer(86_400.0))
@@ -208,8 +209,9 @@ class Bench:
         for alert in alerts:
             if alert.severity == Severity.DRIFT:
                 drifts.setdefault(alert.signal, []).append(alert.event_index)
-        return {"events": predictions, "stream_events": len(stream), "seconds": seconds,
-                "events_per_s": predictions / seconds, "alerts": len(alerts), "drifts": drifts}
+        return {"events": len(stream), "predictions": predictions, "seconds": seconds,
+                "events_per_s": len(stream) / seconds, "predictions_per_s": predictions / seconds,
+                "alerts": len(alerts), "drifts": drifts}
 
     @staticmethod
     def floor(validated: list[PredictionEvent], per_model: bool, batch: int = 500,
@@ -285,8 +287,9 @@ class Bench:
         subprocess.run([sys.executable, "-m", "driftline.cli", "backtest", str(small), "--out",
                         str(work_dir / "backtest-10-alerts.jsonl"), "--config", str(RIVER_FILE)], check=True,
                        capture_output=True)
-        return {"events": workload.events, "stream_events": result.events, "seconds": seconds,
-                "events_per_s": workload.events / seconds, "alerts": len(result.alerts),
+        return {"events": result.events, "predictions": workload.events, "seconds": seconds,
+                "events_per_s": result.events / seconds, "predictions_per_s": workload.events / seconds,
+                "alerts": len(result.alerts),
                 "cli_10_events_seconds": time.perf_counter() - cli_started}
 
     # (c) ------------------------------------------------------------------------------------------
@@ -352,8 +355,9 @@ class Bench:
         memory = {model_id: self._redis_bytes(settings, model_id) for model_id in sampled}
         for process in processes:
             process.stop()
-        timed = (total - first[0]) * predictions / total  # predictions, as W1 counts them
-        return {"events": timed, "stream_events": total - first[0], "seconds": seconds, "events_per_s": timed / seconds,
+        timed = total - first[0]
+        return {"events": timed, "seconds": seconds, "events_per_s": timed / seconds,
+                "predictions_per_s": timed * predictions / total / seconds,
                 "batch": batch, "workers": workers, "partitions": partitions, "models": len(workloads),
                 "worker_peak_rss_bytes": rss, "redis_bytes_per_model": memory}
 
@@ -551,7 +555,8 @@ def run_plan(bench: Bench, name: str, plan: Plan, scale: float, quick: bool,
     c = out["c_naive_faust"].get("events_per_s")
     a, r, backtest = (out[k]["events_per_s"] for k in ("a_raw", "r_river_loop", "backtest"))
     floor = out["f_floor"]["events_per_s"]
-    out["ratios"] = {"b_over_r": b / r, "floor_over_r": floor / r, "d_over_a": d / a,
+    b_per_prediction = out["b_compute"].get("predictions_per_s", b)  # r runs on predictions
+    out["ratios"] = {"b_over_r": b_per_prediction / r, "floor_over_r": floor / r, "d_over_a": d / a,
                      "d_over_c": None if c is None else d / c, "backtest_over_a": backtest / a,
                      "b_calibrated_over_b": out["b_compute_calibrated"]["events_per_s"] / b,
                      "latency": {"p50_ms": out["latency"]["p50_ms"], "p99_ms": out["latency"]["p99_ms"]}}
@@ -561,10 +566,13 @@ def run_plan(bench: Bench, name: str, plan: Plan, scale: float, quick: bool,
     if not separate:
         targets["latency_p99_ms"] = (f"<= {P99_MS:g}", p99 is not None and p99 <= P99_MS)
     if separate and w1_results is not None:  # issue 28: labels as events cost about what inline ones do
-        out["ratios"]["d_over_w1_d"] = d / w1_results["d_driftline_batch"]["events_per_s"]
-        out["ratios"]["backtest_over_w1_backtest"] = backtest / w1_results["backtest"]["events_per_s"]
-        for key in ("d_over_w1_d", "backtest_over_w1_backtest"):
-            targets[key] = (f">= {WL_OVER_W1:g}", out["ratios"][key] >= WL_OVER_W1)
+        for key, measured in (("d_over_w1_d", "d_driftline_batch"), ("backtest_over_w1_backtest", "backtest"),
+                              ("b_over_w1_b", "b_compute")):
+            w1_rate = w1_results[measured]["events_per_s"]
+            out["ratios"][key] = out[measured]["events_per_s"] / w1_rate
+            out["ratios"][f"{key}_per_prediction"] = out[measured]["predictions_per_s"] / w1_rate
+            if key != "b_over_w1_b":
+                targets[key] = (f">= {WL_OVER_W1:g}", out["ratios"][key] >= WL_OVER_W1)
     if "state" in out:
         size = out["state"]["snapshot_bytes"]["adwin_only"]
         targets["adwin_state_bytes"] = (f"< {ADWIN_STATE_BYTES}", size < ADWIN_STATE_BYTES)
@@ -592,14 +600,16 @@ def table(out: Result) -> str:
     lat, d, ratios, targets = out["latency"], out["d_driftline_batch"], out["ratios"], out["targets"]
     redis_bytes = d["redis_bytes_per_model"].values()
     shown = (("b/r", "b_over_r"), ("d/a", "d_over_a"), ("d/c", "d_over_c"), ("backtest/a", "backtest_over_a"),
-             ("d/W1 d", "d_over_w1_d"), ("backtest/W1 backtest", "backtest_over_w1_backtest"))
+             ("d/W1 d", "d_over_w1_d"), ("backtest/W1 backtest", "backtest_over_w1_backtest"),
+             ("per prediction: d/W1 d", "d_over_w1_d_per_prediction"),
+             ("backtest/W1 backtest", "backtest_over_w1_backtest_per_prediction"))
     latency = (f"alert latency at {lat['rate']:,.0f} events/s: p50 {lat['p50_ms']:.0f} ms, p99 {lat['p99_ms']:.0f} ms "
                f"over {lat['alerts']} alerts (target p99 {targets['latency_p99_ms']['target']} ms)"
                if "skipped" not in lat else f"alert latency: not measured ({lat['skipped']})")
     lines += [
         "",
-        "   ".join(f"{label} = {ratios[key]:.2f} (target {targets[key]['target']})" for label, key in shown
-                   if ratios.get(key) is not None),
+        "   ".join(f"{label} = {ratios[key]:.2f}" + (f" (target {targets[key]['target']})" if key in targets else "")
+                   for label, key in shown if ratios.get(key) is not None),
         f"zero-config (b) at {ratios['b_calibrated_over_b']:.2f}x the river preset's (b)",
         f"floor/r = {ratios['floor_over_r']:.2f}: the most b/r could be with nothing but columns and kernels",
         f"oracle: {out['oracle']['verdict']}",

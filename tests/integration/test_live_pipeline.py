@@ -260,3 +260,37 @@ def test_the_zero_config_signals_raise_the_same_alerts_live_as_in_the_backtest(l
     live = alerts_of(settings, model_id, len(expected))
     assert signature(live) == signature(expected)
     assert {a.alert_id for a in live} == {a.alert_id for a in expected}
+
+
+def test_labels_interleaved_with_predictions_on_their_own_topic_give_the_backtests_alerts(
+        live_worker: WorkerProcess, model_id: str) -> None:
+    """Labels 300 predictions late on the labels topic while predictions keep coming: the worker's batches
+    hold both, and each model's stretch between deployments is fed in one pass (detectors/fleet.py);
+    the Redis label join and the alerts match the backtest of the same stream."""
+    settings = live_worker.settings
+    rng = np.random.default_rng(28)
+    n, delay, chunk = 2_400, 300, 100
+    wrong = rng.random(n) < np.where(np.arange(n) >= n // 2, 0.45, 0.08)
+    truth = rng.integers(0, 2, n).astype(float)
+    predictions = [PredictionEvent(model_id=model_id, model_version="1", event_id=f"e{i}", ts=float(i),
+                                   features={"x": float(rng.normal() + (1.0 if i >= n // 2 else 0.0))},
+                                   prediction=float(1 - truth[i] if wrong[i] else truth[i])) for i in range(n)]
+    labels = [LabelEvent(model_id=model_id, event_id=f"e{i}", label=float(truth[i]), ts=float(i + delay))
+              for i in range(n)]
+    stream: list[PredictionEvent | LabelEvent] = []
+    for start in range(0, n + delay, chunk):
+        stream += predictions[start : start + chunk]
+        stream += labels[max(start - delay, 0) : max(start + chunk - delay, 0)]
+    assert sorted(e.event_id for e in stream if isinstance(e, LabelEvent)) == sorted(f"e{i}" for i in range(n))
+    expected = run_backtest(stream, MonitoringConfig())
+    assert any(a.signal == "error" and a.severity == "drift" for a in expected.alerts), "could not fail"
+
+    for start in range(0, n + delay, chunk):
+        produce(settings, settings.topics.predictions, predictions[start : start + chunk], batch=chunk)
+        due = labels[max(start - delay, 0) : max(start + chunk - delay, 0)]
+        if due:  # a label never overtakes its prediction: that would make it an early label, joined elsewhere
+            wait_for_events(settings, model_id, int(due[-1].event_id[1:]) + 1)
+            produce(settings, settings.topics.labels, due, batch=len(due))
+    wait_until(lambda: signal_updates(settings, model_id, "error") == n, timeout=90, what="every label joined")
+    live = alerts_of(settings, model_id, len(expected.alerts))
+    assert signature(live) == signature(expected.alerts)

@@ -1,6 +1,7 @@
 """The columnar monitor: however a model's stream is cut into runs, the alerts (evidence included),
 windows and detector states come out the same. This is what keeps live batches equal to the backtest."""
 
+import dataclasses
 import itertools
 
 import numpy as np
@@ -110,7 +111,7 @@ def test_a_run_of_labels_is_one_error_column_with_the_alerts_and_state_of_one_ca
                 label = LabelEvent(model_id="m", event_id=f"e{i}", ts=float(n + k),
                                    label=1.0 - predictions[i].prediction if wrong[k] else predictions[i].prediction)  # type: ignore[operator]
                 joined.append((label, pending[f"e{i}"]))
-            joined[5] = (joined[5][0], joined[5][1].model_copy(update={"generation": 7}))  # from an older model
+            joined[5] = (joined[5][0], dataclasses.replace(joined[5][1], generation=7))  # from an older model
             if one_by_one:
                 out = MonitorOutput()
                 for label, held in joined:
