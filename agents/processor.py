@@ -57,7 +57,7 @@ from agents.store import (
 )
 from detectors.config import MonitoringConfig
 from detectors.fleet import MonitorFleet
-from detectors.monitor import Clock, MonitorOutput
+from detectors.monitor import Clock, ModelMonitor, MonitorOutput
 from detectors.performance import PerformanceWindow
 from detectors.snapshot import SnapshotError, decode_snapshot, encode_snapshot
 from driftline.settings import Settings
@@ -564,8 +564,10 @@ class BatchProcessor:
     async def _label_buffer(self, decoded: list[tuple[InboundMessage, list[InboundEvent]]]) -> BatchLabelBuffer:
         wanted_predictions: list[Key] = [(e.model_id, e.event_id) for _, events in decoded for e in events
                                          if isinstance(e, LabelEvent)]
+        monitors = self.fleet.monitors
         wanted_labels: list[Key] = [(e.model_id, e.event_id) for _, events in decoded for e in events
-                                    if isinstance(e, PredictionEvent) and e.label is None]
+                                    if isinstance(e, PredictionEvent) and e.label is None
+                                    and _may_hold_early_labels(monitors.get(e.model_id))]
         predictions, labels = await self._retry(
             lambda: self.store.load_labels(wanted_predictions, wanted_labels), "reading the label join", "redis")
         return BatchLabelBuffer(predictions, labels, self.settings.label_ttl_seconds)
@@ -753,6 +755,12 @@ def _is_transient(exc: Exception) -> bool:
         return True
     module = type(exc).__module__
     return module.startswith(("aiokafka", "kafka")) and "Error" in type(exc).__name__
+
+
+def _may_hold_early_labels(monitor: ModelMonitor | None) -> bool:
+    """Whether a model's predictions need their early labels looked up: not when its count of early
+    labels held, saved with its state and its label join in one write, is 0."""
+    return monitor is None or monitor.early_labels_held != 0
 
 
 def _models_of(buffer: BatchLabelBuffer) -> set[str]:

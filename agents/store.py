@@ -298,19 +298,30 @@ class StateStore:
 
     async def load_labels(self, predictions: Iterable[Key], labels: Iterable[Key]
                           ) -> tuple[dict[Key, PendingPrediction], dict[Key, LabelEvent]]:
-        """The waiting predictions that these labels need, and the early labels these predictions need."""
+        """The waiting predictions that these labels need, and the early labels these predictions need.
+
+        One MGET per model: a model's keys share its hash slot, so this holds on a cluster too, and a
+        command per key cost the worker more than the rest of a label's join."""
         wanted_predictions, wanted_labels = list(dict.fromkeys(predictions)), list(dict.fromkeys(labels))
-        keys = [self.keys.pending(*k) for k in wanted_predictions] + [self.keys.early_label(*k) for k in wanted_labels]
-        if not keys:
+        wanted = [(k, self.keys.pending(*k)) for k in wanted_predictions] + [
+            (k, self.keys.early_label(*k)) for k in wanted_labels]
+        if not wanted:
             return {}, {}
-        pipe = self.client.pipeline(transaction=False)  # GETs, not one MGET: the keys span slots on a cluster
-        for key in keys:
-            pipe.get(key)
-        values = await pipe.execute()
+        by_model: dict[str, list[int]] = {}
+        for at, ((model_id, _), _) in enumerate(wanted):
+            by_model.setdefault(model_id, []).append(at)
+        pipe = self.client.pipeline(transaction=False)
+        for positions in by_model.values():  # execute_command: redis-py's cluster pipeline blocks pipe.mget
+            pipe.execute_command("MGET", *[wanted[at][1] for at in positions])
+        values: list[bytes | None] = [None] * len(wanted)
+        for positions, found in zip(by_model.values(), await pipe.execute(), strict=True):
+            for at, value in zip(positions, found, strict=True):
+                values[at] = value
+        split = len(wanted_predictions)
         found_predictions = {k: PENDING.validate_json(v)
-                             for k, v in zip(wanted_predictions, values[: len(wanted_predictions)], strict=True) if v}
+                             for k, v in zip(wanted_predictions, values[:split], strict=True) if v}
         found_labels = {k: LabelEvent.model_validate_json(v)
-                        for k, v in zip(wanted_labels, values[len(wanted_predictions):], strict=True) if v}
+                        for k, v in zip(wanted_labels, values[split:], strict=True) if v}
         return found_predictions, found_labels
 
     async def commit(self, batch: BatchWrite) -> CommitResult:

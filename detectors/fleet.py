@@ -146,6 +146,7 @@ class MonitorFleet:
                 if pending is None:
                     hold_label(model_id, label)
                     self.early_labels += 1
+                    _count_early(monitor, 1)
                 else:
                     joined.append(JoinedLabel(label, pending, segment))
                 continue
@@ -159,6 +160,7 @@ class MonitorFleet:
             if kind is PredictionEvent and cast(PredictionEvent, seen).label is None:
                 early_label = take_label(model_id, seen.event_id)
                 if early_label is not None:
+                    _count_early(monitor, -1)
                     early[index - monitor.event_count] = early_label.label
                 else:
                     hold_prediction(model_id, pending_of(cast(PredictionEvent, seen), index))
@@ -167,7 +169,14 @@ class MonitorFleet:
 
     def _observe_run(self, monitor: ModelMonitor, run: list[PredictionEvent | FeatureEvent]) -> MonitorOutput:
         model_id = monitor.model_id
-        out = monitor.observe_many(run, lambda event_id: self.labels.take_label(model_id, event_id))
+
+        def early_label(event_id: str) -> LabelEvent | None:
+            label = self.labels.take_label(model_id, event_id)
+            if label is not None:
+                _count_early(monitor, -1)
+            return label
+
+        out = monitor.observe_many(run, early_label)
         for pending in out.pending:
             self.labels.hold_prediction(model_id, pending)
         out.pending = []
@@ -181,6 +190,13 @@ class MonitorFleet:
             if pending is None:
                 self.labels.hold_label(label.model_id, label)
                 self.early_labels += 1
+                _count_early(monitor, 1)
             else:
                 joined.append((label, pending))
         return monitor.observe_labels(joined) if joined else MonitorOutput()
+
+
+def _count_early(monitor: ModelMonitor, change: int) -> None:
+    """Keep the model's count of early labels held (`ModelMonitor.early_labels_held`), where it is known."""
+    if monitor.early_labels_held is not None:
+        monitor.early_labels_held = max(monitor.early_labels_held + change, 0)

@@ -542,6 +542,10 @@ class ModelMonitor:
         """The new version's errors against the replaced one's (detectors/deployment_watch.py), after a
         deployment that replaced a version with a baseline."""
         self._unwatched: set[str] = set()
+        self.early_labels_held: int | None = 0
+        """Labels held in the join for predictions of this model not seen yet (the fleet counts them; a
+        deployment does not reset it); None: not known (a snapshot before format 8). While it is 0, the
+        worker does not look up early labels for this model's predictions: none can be waiting."""
 
     def observe(self, event: PredictionEvent | FeatureEvent) -> MonitorOutput:
         """Feed one prediction or feature event (see `observe_many`)."""

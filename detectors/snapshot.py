@@ -8,20 +8,21 @@ KSWIN and the window tests, still Python objects, go through a restricted unpick
 (detectors/safe_pickle.py). The JSON part also carries each detector's statistics, so
 `driftline status` can show state without rebuilding detectors.
 
-`format` is 7: as 6, with the post-deployment watch's counts (detectors/deployment_watch.py). Format 6
-was as 5, with the joint signal's reference sums (detectors/joint.py) and rate CUSUM
-banks (a statistic per alternative, the reference's counts per cell in the parameters, the values
-per cell of the chunk a maturing reference may take in the state, detectors/maturing.py); a rate
-CUSUM saved by format 5 or before loads as a bank of its one alternative, and the default rules (now
-banks) differ from its saved rule, so that signal starts
-afresh once. Format 5 was as 4, with the model's performance windows (detectors/performance.py). Format 4 was
-as 3, with the model's width (how many signals share its false-alarm budget), each
+`format` is 8: as 7, with the count of early labels the join holds for the model (what lets the
+worker skip looking them up). Format 7 was as 6, with the post-deployment watch's counts
+(detectors/deployment_watch.py). Format 6 was as 5, with the joint signal's reference sums
+(detectors/joint.py) and rate CUSUM banks (a statistic per alternative, the reference's counts per
+cell in the parameters, the values per cell of the chunk a maturing reference may take in the state,
+detectors/maturing.py); a rate CUSUM saved by format 5 or before loads as a bank of its one
+alternative, and the default rules (now banks) differ from its saved rule, so that signal starts
+afresh once. Format 5 was as 4, with the model's performance windows (detectors/performance.py).
+Format 4 was as 3, with the model's width (how many signals share its false-alarm budget), each
 category signal's dictionary, and the rate CUSUM detector of the calibrated defaults. Format 3 was
-as 2 (the compiled engine), but ADWIN saves only the levels of its histogram in use, which made a
-W1 model's snapshot five times cheaper to write; formats 2 to 4 are read. A format-1
-snapshot (river objects, pickled) cannot be turned into kernel state, so it is refused
-with its reason; the worker then starts the model afresh and raises the `state`/`snapshot` system
-alert. A version before format 5 refuses a format-5 snapshot the same way ("written by a newer
+as 2 (the compiled engine), but ADWIN saves only the levels of its histogram in use, which made a W1
+model's snapshot five times cheaper to write; formats 2 to 4 are read. A format-1 snapshot (river
+objects, pickled) cannot be turned into kernel state, so it is refused with its reason; the worker
+then starts the model afresh and raises the `state`/`snapshot` system alert.
+A version before format 5 refuses a format-5 snapshot the same way ("written by a newer
 driftline").
 
 A signal whose rule in the current config differs from the one in the snapshot starts afresh:
@@ -150,15 +151,16 @@ class DeploymentWatchState(_State):
     fired: bool
 
 
-FORMAT: Literal[7] = 7
-READABLE = (2, 3, 4, 5, 6, 7)
-"""Format 7 adds the post-deployment watch; format 6 rate CUSUM banks and maturing references; format 5
-the performance windows; format 4 the model's width (its false-alarm budget's split) and the rate CUSUM
-detector; format 3 saves ADWIN's used levels only; formats 2 to 6 still load."""
+FORMAT: Literal[8] = 8
+READABLE = (2, 3, 4, 5, 6, 7, 8)
+"""Format 8 adds the count of early labels held; format 7 the post-deployment watch; format 6 rate
+CUSUM banks and maturing references; format 5 the performance windows; format 4 the model's width
+(its false-alarm budget's split) and the rate CUSUM detector; format 3 saves ADWIN's used levels
+only; formats 2 to 7 still load."""
 
 
 class MonitorState(_State):
-    format: Literal[2, 3, 4, 5, 6, 7] = FORMAT
+    format: Literal[2, 3, 4, 5, 6, 7, 8] = FORMAT
     model_id: str
     model_version: str
     generation: int
@@ -174,6 +176,8 @@ class MonitorState(_State):
     estimated_f1: list[int] | None = None
     """Scored predictions counted, then the reference's and the current window's expected TP, FP, FN."""
     deployment_watch: DeploymentWatchState | None = None
+    early_labels_held: int | None = None
+    """None in a snapshot before format 8: not known, so the worker keeps looking early labels up."""
 
 
 def monitor_document(monitor: ModelMonitor) -> bytes:
@@ -209,6 +213,7 @@ def monitor_document(monitor: ModelMonitor) -> bytes:
         "estimated_f1": None if monitor.estimated_f1 is None else monitor.estimated_f1.state(),
         "joint": None if monitor.joint is None else {"names": monitor.joint.names, "size": monitor.joint.size,
                                                      "sums": monitor.joint.raw()},
+        "early_labels_held": monitor.early_labels_held,
         "deployment_watch": None if (watch := monitor.deployment_watch) is None else {
             "replaced_version": watch.replaced_version, "baseline_errors": watch.baseline_errors,
             "baseline_count": watch.baseline_count, "labels": watch.labels, "errors": watch.errors,
@@ -270,6 +275,7 @@ def restore_monitor(state: MonitorState, policy: ModelPolicy, *, clock: Clock | 
     monitor.references = dict(state.references)
     monitor.last_deployment_request = state.last_deployment_request
     monitor.retired_version = state.retired_version
+    monitor.early_labels_held = state.early_labels_held
     monitor.width = state.width
     monitor.retrain = RetrainState(
         recent=[DriftRecord(r.signal, r.alert_id, r.ts) for r in state.retrain.recent],

@@ -18,9 +18,9 @@ import redis
 from detectors.config import MonitoringConfig
 from driftline.backtest import run_backtest
 from driftline.embedded import EmbeddedBroker
-from schemas import DriftAlert, PredictionEvent
+from schemas import DriftAlert, LabelEvent, PredictionEvent
 from tests.faults import committed_offsets, log_text, metric, private_settings, readiness, system_alerts
-from tests.live import WorkerProcess, collect, produce, wait_for_events, wait_until
+from tests.live import WorkerProcess, collect, monitor_state, produce, signal_updates, wait_for_events, wait_until
 from tests.outages import DurableRedis
 from tests.redis_cluster import LocalCluster
 from tests.streams import error_bits, labelled_predictions, two_regimes
@@ -111,24 +111,40 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
 
 def test_a_worker_on_a_redis_cluster_raises_the_backtests_alerts(
         broker: EmbeddedBroker, cluster: LocalCluster, tmp_path: Path) -> None:
+    """Three models of feature drift, one with inline labels and one whose labels come on the labels
+    topic (the first 50 before their predictions): the label join's keys of several models are read
+    a model at a time, each model's from the node that owns its slot."""
     settings = private_settings(broker.url, cluster.url)
     models = [f"cluster-values-{i}" for i in range(3)]
     values = [event for model in models for event in stream(model)]
     errors = labelled_predictions(error_bits(), model_id="cluster-errors")
-    expected = run_backtest(values + errors, MonitoringConfig()).alerts
+    apart = labelled_predictions(error_bits(), model_id="cluster-labels")
+    bare = [event.model_copy(update={"label": None}) for event in apart]
+    labels = [LabelEvent(model_id="cluster-labels", event_id=e.event_id, label=e.label, ts=e.ts + 1.0)  # type: ignore[arg-type]
+              for e in apart]
+    expected = run_backtest(values + errors + labels[:50] + bare + labels[50:], MonitoringConfig()).alerts
+    assert any(a.model_id == "cluster-labels" and a.signal == "error" for a in expected), "could not fail"
     worker = WorkerProcess(settings, tmp_path / "worker.log").start()
     try:
         produce(settings, settings.topics.predictions, values, batch=50)
         produce(settings, settings.topics.predictions, errors, batch=20)
+        produce(settings, settings.topics.labels, labels[:50], batch=10)
+        wait_until(lambda: (state := monitor_state(settings, "cluster-labels")) is not None
+                   and state.early_labels_held == 50, timeout=120, what="the early labels held")
+        produce(settings, settings.topics.predictions, bare, batch=20)
+        assert wait_for_events(settings, "cluster-labels", len(bare), timeout=120).early_labels_held == 0
+        produce(settings, settings.topics.labels, labels[50:], batch=20)
         for model in models:
             assert wait_for_events(settings, model, 2_000, timeout=120).event_count == 2_000
         assert wait_for_events(settings, "cluster-errors", len(errors), timeout=120).event_count == len(errors)
+        wait_until(lambda: signal_updates(settings, "cluster-labels", "error") == len(labels), timeout=120,
+                   what="every label joined")
         live = collect(settings, settings.topics.alerts, DriftAlert, lambda a: True,
                        until=lambda found: len(found) >= len(expected), timeout=60, settle=3.0)
     finally:
         worker.stop()
     assert sorted(a.alert_id for a in live) == sorted(a.alert_id for a in expected)  # type: ignore[attr-defined]
-    ports_used = {cluster.node_owning(f"{{{model}}}") for model in [*models, "cluster-errors"]}
+    ports_used = {cluster.node_owning(f"{{{model}}}") for model in [*models, "cluster-errors", "cluster-labels"]}
     assert len(ports_used) > 1, "the models' state is spread over more than one node"
 
 

@@ -87,7 +87,8 @@ def fed(policy: ModelPolicy, events: list[InboundEvent], cuts: list[int]) -> tup
     return ([a.model_dump() for a in out.alerts], [r.model_dump() for r in out.retrain_requests],
             [w.model_dump() for w in out.windows], [p.model_dump() for p in out.performance],
             [e.model_dump() for e in out.lineage], out.stale_labels, out.stale_events, states,
-            monitor.event_count, dict(buffer._predictions), dict(buffer._labels), buffer.expired, fleet.early_labels)
+            monitor.event_count, dict(buffer._predictions), dict(buffer._labels), buffer.expired, fleet.early_labels,
+            monitor.early_labels_held)
 
 
 def drifting_stream(policy: str, seed: int) -> list[InboundEvent]:
@@ -115,6 +116,8 @@ def test_a_stretch_fed_at_once_equals_one_event_at_a_time() -> None:
         assert retries, "the rejected model asked again"
         assert whole[5] and whole[6], "stale labels and events of the replaced version were seen"
         assert whole == fed(policy, events, list(range(1, len(events))))
+        held = whole[10]
+        assert isinstance(held, dict) and whole[-1] == len(held), "the count of early labels is what the join holds"
 
 
 @settings(max_examples=10, deadline=None)

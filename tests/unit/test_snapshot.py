@@ -227,3 +227,17 @@ def test_category_codes_survive_a_restore_mid_reference_and_after_it() -> None:
     uninterrupted = run(events, policy, set())  # type: ignore[arg-type]
     assert [a.signal for a in uninterrupted if a.severity == "drift"][:1] == ["category:plan"]
     assert run(events, policy, {250, 500, 1_700}) == uninterrupted  # type: ignore[arg-type]
+
+
+def test_the_count_of_early_labels_held_survives_a_restore_and_is_unknown_from_format_7() -> None:
+    """The worker skips early-label lookups for a model whose count is 0; a snapshot written before the
+    count existed must not claim 0, or its waiting early labels would never be found."""
+    monitor = ModelMonitor("m", MonitoringConfig().defaults)
+    monitor.observe(w1_events(1)[0])
+    monitor.early_labels_held = 3
+    assert decode_snapshot(encode_snapshot(monitor, KEY), KEY, monitor.policy).early_labels_held == 3
+    text = open_snapshot(encode_snapshot(monitor, KEY), KEY).model_dump_json(exclude={"early_labels_held"})
+    text = text.replace(f'"format":{FORMAT}', '"format":7')
+    payload = zlib.compress(text.encode())
+    older = MAGIC + hmac.new(KEY, payload, hashlib.sha256).digest() + payload
+    assert decode_snapshot(older, KEY, monitor.policy).early_labels_held is None
