@@ -25,6 +25,9 @@ class BatchLabelBuffer:
                  ttl_seconds: float) -> None:
         self._predictions = predictions
         self._labels = labels
+        self._stored_predictions, self._stored_labels = set(predictions), set(labels)
+        """Keys read from Redis: only those need deleting when taken; one held and taken within the batch
+        never reaches Redis."""
         self.ttl_seconds = ttl_seconds
         self.changes = LabelChanges()
         self.expired = 0
@@ -40,8 +43,9 @@ class BatchLabelBuffer:
         pending = self._predictions.pop(key, None)
         if pending is None:
             return None
-        self.changes.predictions_held.pop(key, None)
-        self.changes.predictions_taken.add(key)
+        held_here = self.changes.predictions_held.pop(key, None) is not None
+        if key in self._stored_predictions or not held_here:
+            self.changes.predictions_taken.add(key)
         if now_ts - pending.ts > self.ttl_seconds:
             self.expired += 1
             return None
@@ -57,6 +61,7 @@ class BatchLabelBuffer:
         key = (model_id, event_id)
         label = self._labels.pop(key, None)
         if label is not None:
-            self.changes.labels_held.pop(key, None)
-            self.changes.labels_taken.add(key)
+            held_here = self.changes.labels_held.pop(key, None) is not None
+            if key in self._stored_labels or not held_here:
+                self.changes.labels_taken.add(key)
         return label

@@ -562,8 +562,19 @@ class BatchProcessor:
         await self._send_outbox(owed, recovering=True)
 
     async def _label_buffer(self, decoded: list[tuple[InboundMessage, list[InboundEvent]]]) -> BatchLabelBuffer:
-        wanted_predictions: list[Key] = [(e.model_id, e.event_id) for _, events in decoded for e in events
-                                         if isinstance(e, LabelEvent)]
+        """Prefetch the join's keys this batch may take. A label whose prediction this batch holds before it
+        needs no read: that prediction replaces whatever Redis has under its key."""
+        held_here: set[Key] = set()
+        wanted_predictions: list[Key] = []
+        for message, events in decoded:
+            tp = partition_key(message.topic, message.partition)
+            for event in events:
+                if isinstance(event, LabelEvent):
+                    if (event.model_id, event.event_id) not in held_here:
+                        wanted_predictions.append((event.model_id, event.event_id))
+                elif isinstance(event, PredictionEvent) and event.label is None and self._held_by_this_batch(
+                        message.offset, tp, event):
+                    held_here.add((event.model_id, event.event_id))
         monitors = self.fleet.monitors
         wanted_labels: list[Key] = [(e.model_id, e.event_id) for _, events in decoded for e in events
                                     if isinstance(e, PredictionEvent) and e.label is None
@@ -571,6 +582,13 @@ class BatchProcessor:
         predictions, labels = await self._retry(
             lambda: self.store.load_labels(wanted_predictions, wanted_labels), "reading the label join", "redis")
         return BatchLabelBuffer(predictions, labels, self.settings.label_ttl_seconds)
+
+    def _held_by_this_batch(self, offset: int, tp: str, event: PredictionEvent) -> bool:
+        """Whether `_apply` will hold this unlabelled prediction in the join: not a replay the model's
+        snapshot already covers, nor an event of the version its last deployment replaced."""
+        monitor = self.fleet.monitors.get(event.model_id)
+        return offset > self.offsets.get(event.model_id, {}).get(tp, -1) and (
+            monitor is None or not monitor.is_stale(event))
 
     def _model_write(self, model_id: str, outputs: list[MonitorOutput], report: BatchReport) -> ModelWrite:
         monitor = self.fleet.monitor(model_id)
