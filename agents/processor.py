@@ -411,7 +411,7 @@ class BatchProcessor:
                 self._apply_one_at_a_time(message, tp, events, outputs, report, taken_in)
                 continue
             for model_id, model_events in by_model(events).items():
-                if message.offset <= self.offsets[model_id].get(tp, -1):
+                if self._is_replay(message.offset, tp, model_id):
                     report.skipped_replays += len(model_events)
                     continue
                 per_model.setdefault(model_id, []).extend(model_events)
@@ -432,7 +432,7 @@ class BatchProcessor:
         """After a detector bug: each event on its own; the first that fails dead-letters its message."""
         handled: dict[str, int] = {}
         for event in events:
-            if message.offset <= self.offsets[event.model_id].get(tp, -1):
+            if self._is_replay(message.offset, tp, event.model_id):
                 report.skipped_replays += 1
                 continue
             try:
@@ -587,8 +587,11 @@ class BatchProcessor:
         """Whether `_apply` will hold this unlabelled prediction in the join: not a replay the model's
         snapshot already covers, nor an event of the version its last deployment replaced."""
         monitor = self.fleet.monitors.get(event.model_id)
-        return offset > self.offsets.get(event.model_id, {}).get(tp, -1) and (
-            monitor is None or not monitor.is_stale(event))
+        return not self._is_replay(offset, tp, event.model_id) and (monitor is None or not monitor.is_stale(event))
+
+    def _is_replay(self, offset: int, tp: str, model_id: str) -> bool:
+        """A message at or below the offset the model's snapshot covers: its events are in that state already."""
+        return offset <= self.offsets.get(model_id, {}).get(tp, -1)
 
     def _model_write(self, model_id: str, outputs: list[MonitorOutput], report: BatchReport) -> ModelWrite:
         monitor = self.fleet.monitor(model_id)

@@ -118,8 +118,6 @@ class MonitorFleet:
                  kinds: list[type]) -> MonitorOutput:
         if LabelEvent not in kinds:  # the common stretch: labels inline or none
             return self._observe_run(monitor, cast(list[PredictionEvent | FeatureEvent], stretch))
-        if PredictionEvent not in kinds and FeatureEvent not in kinds:
-            return self._observe_labels(monitor, cast(list[LabelEvent], stretch))
         return self._observe_mixed(monitor, stretch, kinds)
 
     def _observe_mixed(self, monitor: ModelMonitor, stretch: Sequence[PredictionEvent | FeatureEvent | LabelEvent],
@@ -130,7 +128,6 @@ class MonitorFleet:
         model_id = monitor.model_id
         take_prediction, hold_label = self.labels.take_prediction, self.labels.hold_label
         take_label, hold_prediction, pending_of = self.labels.take_label, self.labels.hold_prediction, monitor.pending
-        retired = monitor.retired_version
         events: list[PredictionEvent | FeatureEvent] = []
         segments: list[int] = []
         joined: list[JoinedLabel] = []
@@ -155,7 +152,7 @@ class MonitorFleet:
             seen = cast(PredictionEvent | FeatureEvent, event)
             events.append(seen)
             segments.append(segment)
-            if retired is not None and seen.model_version == retired:  # stale (ModelMonitor.is_stale)
+            if monitor.is_stale(seen):
                 continue
             if kind is PredictionEvent and cast(PredictionEvent, seen).label is None:
                 early_label = take_label(model_id, seen.event_id)
@@ -181,19 +178,6 @@ class MonitorFleet:
             self.labels.hold_prediction(model_id, pending)
         out.pending = []
         return out
-
-    def _observe_labels(self, monitor: ModelMonitor, labels: list[LabelEvent]) -> MonitorOutput:
-        """Join each label to its held prediction; a label that came first is held for its prediction."""
-        joined = []
-        for label in labels:
-            pending = self.labels.take_prediction(label.model_id, label.event_id, label.ts)
-            if pending is None:
-                self.labels.hold_label(label.model_id, label)
-                self.early_labels += 1
-                _count_early(monitor, 1)
-            else:
-                joined.append((label, pending))
-        return monitor.observe_labels(joined) if joined else MonitorOutput()
 
 
 def _count_early(monitor: ModelMonitor, change: int) -> None:

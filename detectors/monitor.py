@@ -888,25 +888,9 @@ class ModelMonitor:
     def observe_labels(self, joined: Sequence[tuple[LabelEvent, PendingPrediction]]) -> MonitorOutput:
         """Feed the error bits of joined predictions, in label order, as one column (the same alerts and
         state as one call per label); each alert points at its prediction's event_index. Labels for
-        predictions made before the last reset are counted as stale and skipped."""
-        out = MonitorOutput()
-        current = [(label, pending) for label, pending in joined if pending.generation == self.generation]
-        out.stale_labels = len(joined) - len(current)
-        if current:
-            pendings = [pending for _, pending in current]
-            run = EventRun(self.model_id, self.generation,
-                           np.array([p.event_index for p in pendings], dtype=np.int64), pendings,
-                           np.array([p.ts for p in pendings], dtype=np.float64))
-            guesses, truths = [p.prediction for p in pendings], [label.label for label, _ in current]
-            at = np.arange(len(current))
-            self._errors(guesses, truths, at, run, out)
-            self._performance(guesses, truths, at, run, out)
-            # label order, then signal order (stable), as one call per label gives them: each
-            # prediction is joined once, so its event_index tells its label's place in the column
-            place = {index: k for k, index in enumerate(run.indices.tolist())}
-            out.alerts.sort(key=lambda alert: place[alert.event_index])
-        self._finish_stretch(out, [0] * len(out.alerts), None)
-        return out
+        predictions made before the last reset are counted as stale and skipped. A stretch of labels
+        alone, as `observe_mixed` feeds it."""
+        return self.observe_mixed([], [], [JoinedLabel(label, pending, 1) for label, pending in joined], {})
 
     def _performance(self, predictions: list[Target], labels: list[Target], positions: npt.NDArray[np.intp],
                      run: EventRun, out: MonitorOutput) -> None:
